@@ -1,0 +1,137 @@
+"""The HTTP API (SPEC.md): documents, members, state and updates."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
+from rest_framework.response import Response
+
+from documents import live
+from documents.api.permissions import NEEDED_ROLE, require_role
+from documents.api.serializers import DocumentSerializer, MemberSerializer
+from documents.models import Document, Membership, Role
+from documents.sync.closecodes import CloseCode
+from documents.sync.update_check import InvalidUpdate, check_update
+
+
+class OctetStreamParser(parsers.BaseParser):
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return stream.read()
+
+
+def readable_documents(user):
+    if user.is_staff:
+        return Document.objects.all()
+    return Document.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
+
+
+class DocumentViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = DocumentSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if self.action == "list":
+            return readable_documents(self.request.user).order_by("-updated_at")
+        return Document.objects.all()
+
+    def get_object(self):
+        document = get_object_or_404(Document, pk=self.kwargs["pk"])
+        require_role(self.request, document, NEEDED_ROLE[self.request.method])
+        return document
+
+    def perform_create(self, serializer):
+        serializer.save(owner=self.request.user)
+
+    def perform_destroy(self, instance):
+        document_id = str(instance.pk)
+        instance.delete()
+        live.close_connections(document_id, code=CloseCode.NOT_FOUND)
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        description="The whole document as one Yjs update (v1).",
+    )
+    @action(detail=True, methods=["get"])
+    def state(self, request, pk=None):
+        document = get_object_or_404(Document, pk=pk)
+        require_role(request, document, Role.VIEWER)
+        return HttpResponse(
+            live.document_state(str(document.pk)), content_type="application/octet-stream"
+        )
+
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        responses={204: OpenApiResponse(description="applied, stored and relayed")},
+        description="Apply a Yjs update (v1): stored and relayed live to connected clients.",
+    )
+    @action(detail=True, methods=["post"], parser_classes=[OctetStreamParser])
+    def updates(self, request, pk=None):
+        document = get_object_or_404(Document, pk=pk)
+        require_role(request, document, Role.EDITOR)
+        body = request.data
+        if not isinstance(body, bytes) or not body:
+            raise ParseError("send a Yjs update as application/octet-stream")
+        try:
+            check_update(body)
+        except InvalidUpdate as exc:
+            raise ParseError(f"undecodable update: {exc}") from None
+        live.apply_update(str(document.pk), body)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberViewSet(viewsets.ViewSet):
+    """Sharing: owners list, add, change and remove members."""
+
+    serializer_class = MemberSerializer
+    lookup_field = "username"
+    lookup_value_regex = "[^/]+"
+
+    def _document(self, request, document_pk):
+        document = get_object_or_404(Document, pk=document_pk)
+        require_role(request, document, Role.OWNER)
+        return document
+
+    @extend_schema(responses=MemberSerializer(many=True))
+    def list(self, request, document_pk=None):
+        document = self._document(request, document_pk)
+        members = document.memberships.select_related("user").order_by("user__username")
+        return Response([MemberSerializer.of(m) for m in members])
+
+    @extend_schema(request=MemberSerializer, responses={201: MemberSerializer})
+    def create(self, request, document_pk=None):
+        document = self._document(request, document_pk)
+        serializer = MemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = get_user_model().objects.get(username=serializer.validated_data["username"])
+        membership, created = Membership.objects.update_or_create(
+            document=document, user=user, defaults={"role": serializer.validated_data["role"]}
+        )
+        return Response(
+            MemberSerializer.of(membership),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, document_pk=None, username=None):
+        document = self._document(request, document_pk)
+        membership = get_object_or_404(Membership, document=document, user__username=username)
+        user_id = membership.user_id
+        membership.delete()
+        live.close_connections(str(document.pk), user_id=user_id, code=CloseCode.FORBIDDEN)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,152 @@
+"""The WebSocket adapter: credentials, Origin and role in; frames handed to the Room.
+
+No document logic lives here. A refused connection is accepted and closed at once with a code
+from CloseCode, so that clients can tell why (an HTTP 403 at the handshake cannot say), and it
+receives nothing before the close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from documents.access import at_least, role_for
+from documents.models import Document, Role
+from documents.origins import handshake_origin, origin_allowed
+from documents.runtime import get_registry
+from documents.sync.closecodes import CloseCode
+from documents.sync.protocol import ProtocolError
+from documents.sync.room import Overloaded
+
+log = logging.getLogger("collab.consumer")
+
+
+class SocketClient:
+    """The engine's view of one socket: a non-blocking send queue drained by a writer task."""
+
+    def __init__(self, consumer: DocumentConsumer, role: str, wants_ack: bool) -> None:
+        self.consumer = consumer
+        self.user_id = consumer.scope["user"].pk
+        self.role = role
+        self.can_write = at_least(role, Role.EDITOR)
+        self.wants_ack = wants_ack
+        self.address = consumer.client_address
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._limit = settings.COLLAB_SEND_QUEUE_LIMIT
+        self._closing = False
+        self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    def send(self, frame: bytes) -> None:
+        if self._closing:
+            return
+        if self._queue.qsize() >= self._limit:
+            self.close(CloseCode.TOO_SLOW)
+            return
+        self._queue.put_nowait(frame)
+
+    def close(self, code: int) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._queue.put_nowait(None)
+        self.consumer.close_after_drain(code)
+
+    async def _drain(self) -> None:
+        while (frame := await self._queue.get()) is not None:
+            await self.consumer.send(bytes_data=frame)
+
+    async def flushed(self) -> None:
+        await self._writer
+
+    def stop(self) -> None:
+        self._closing = True
+        self._writer.cancel()
+
+
+class DocumentConsumer(AsyncWebsocketConsumer):
+    # Sockets never use the channel layer themselves: the room fans out in-process, and
+    # the registry speaks for the whole process to other processes (one subscription per room).
+    channel_layer_alias = "__collab_no_layer__"
+
+    room = None
+    client: SocketClient | None = None
+
+    @property
+    def client_address(self) -> str:
+        client = self.scope.get("client") or ("?", 0)
+        return str(client[0])
+
+    async def connect(self):
+        await self.accept()
+        refusal, role = await self._authorize()
+        if refusal is not None:
+            await self.close(code=refusal)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
+        self.room = await get_registry().join(self.document_id, self.client)
+
+    async def _authorize(self) -> tuple[int | None, str | None]:
+        if not origin_allowed(handshake_origin(self.scope)):
+            return CloseCode.FORBIDDEN, None
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return CloseCode.UNAUTHENTICATED, None
+        try:
+            self.document_id = str(uuid.UUID(self.scope["url_route"]["kwargs"]["document_id"]))
+        except ValueError:
+            return CloseCode.NOT_FOUND, None
+        role = await database_sync_to_async(_role_of)(user, self.document_id)
+        if role is _NO_DOCUMENT:
+            return CloseCode.NOT_FOUND, None
+        if role is None:
+            return CloseCode.FORBIDDEN, None
+        return None, role
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.room is None or self.client is None:
+            return
+        if bytes_data is None:
+            self.client.close(CloseCode.MALFORMED)
+            return
+        try:
+            self.room.receive(self.client, bytes_data)
+        except ProtocolError as exc:
+            log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
+            self.client.close(CloseCode.MALFORMED)
+        except Overloaded:
+            self.client.close(CloseCode.TRY_AGAIN_LATER)
+
+    async def disconnect(self, code):
+        if self.room is not None and self.client is not None:
+            get_registry().leave(self.room, self.client)
+            self.client.stop()
+            self.room = None
+
+    def close_after_drain(self, code: int) -> None:
+        """Close once every frame queued before the close has been written."""
+
+        async def close_later():
+            if self.client is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.client.flushed()
+            await self.close(code=code)
+
+        asyncio.get_running_loop().create_task(close_later())
+
+
+_NO_DOCUMENT = object()
+
+
+def _role_of(user, document_id: str):
+    document = Document.objects.filter(id=document_id).first()
+    if document is None:
+        return _NO_DOCUMENT
+    return role_for(user, document)

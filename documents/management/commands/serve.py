@@ -1,0 +1,57 @@
+"""Serve the ASGI application with daphne, with the settings daphne's flags would otherwise need.
+
+- the largest WebSocket message is COLLAB_MAX_MESSAGE_BYTES (daphne's own default is 1 MiB);
+- X-Forwarded-For / -Proto are honoured (behind a proxy);
+- SIGTERM commits every accepted update, then closes every socket with 1001, then exits.
+"""
+
+import asyncio
+import os
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve Collab (HTTP and WebSocket) with daphne."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args, host, port, **options):
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+        from twisted.internet import defer
+
+        from collab.asgi import application
+        from documents.runtime import current_registry
+
+        class CollabServer(Server):
+            def kill_all_applications(self):
+                """Persist and say goodbye (1001) before daphne cancels the consumers."""
+
+                async def graceful():
+                    registry = current_registry()
+                    if registry is not None:
+                        await registry.shutdown()
+                        await asyncio.sleep(0.2)  # let the close frames go out
+
+                done = defer.Deferred.fromFuture(asyncio.ensure_future(graceful()))
+                done.addBoth(lambda _: Server.kill_all_applications(self))
+                return done
+
+        max_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
+        self.stdout.write(f"Collab serving on http://{host}:{port}/ (Ctrl-C or SIGTERM stops)")
+        self.stdout.flush()
+        CollabServer(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            websocket_max_message_size=max_bytes,
+            websocket_max_frame_size=max_bytes,
+            proxy_forwarded_address_header="X-Forwarded-For",
+            proxy_forwarded_port_header="X-Forwarded-Port",
+            proxy_forwarded_proto_header="X-Forwarded-Proto",
+            application_close_timeout=10,
+            verbosity=0,
+        ).run()

@@ -1,0 +1,118 @@
+"""DjangoStore: the persistence seam on the Django ORM (SQLite or Postgres).
+
+An update log (DocumentUpdate) plus snapshots (DocumentSnapshot). Invariants that make it safe
+with many processes writing and compacting at once:
+- compaction folds the latest snapshot and an explicit set of log rows into a new snapshot and
+  deletes exactly those rows, in one transaction, under a row lock on the document, so that two
+  compactions of one document never interleave;
+- loading reads the log rows first and the latest snapshot second: a compaction that commits in
+  between is then seen through its snapshot, so a row folded away is never missed.
+Every method runs its database work in a worker thread (never on the event loop).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from pycrdt import Doc
+
+from documents.models import Document, DocumentSnapshot, DocumentUpdate
+from documents.sync.store import fold_updates
+
+
+def _document_ids(names: Iterable[str]) -> list[uuid.UUID]:
+    return [uuid.UUID(name) for name in names]
+
+
+class DjangoStore:
+    def __init__(self, compact_after_updates: int = 500) -> None:
+        self.compact_after_updates = compact_after_updates
+
+    async def load(self, name: str) -> bytes | None:
+        return await database_sync_to_async(load_document_state)(name)
+
+    async def append(self, batch: Mapping[str, Sequence[bytes]]) -> None:
+        await database_sync_to_async(append_updates)(batch)
+
+    async def compact(self, names: Iterable[str]) -> None:
+        await database_sync_to_async(self._compact_due)(list(names))
+
+    def _compact_due(self, names: list[str]) -> None:
+        due = (
+            DocumentUpdate.objects.filter(document_id__in=_document_ids(names))
+            .values("document_id")
+            .annotate(rows=Count("id"))
+            .filter(rows__gt=self.compact_after_updates)
+        )
+        for row in list(due):
+            compact_document(str(row["document_id"]))
+
+
+def stored_updates(name: str) -> list[bytes]:
+    """Every stored piece of the document, in an order that loads it completely."""
+    rows = [
+        bytes(data)
+        for data in DocumentUpdate.objects.filter(document_id=name)
+        .order_by("id")
+        .values_list("data", flat=True)
+    ]
+    snapshot = (
+        DocumentSnapshot.objects.filter(document_id=name)
+        .order_by("-id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return ([bytes(snapshot)] if snapshot is not None else []) + rows
+
+
+def load_document_state(name: str) -> bytes | None:
+    pieces = stored_updates(name)
+    return fold_updates(pieces) if pieces else None
+
+
+def append_updates(batch: Mapping[str, Sequence[bytes]]) -> None:
+    """One transaction for the whole batch. Updates of deleted documents are dropped."""
+    with transaction.atomic():
+        existing = set(
+            Document.objects.filter(id__in=_document_ids(batch)).values_list("id", flat=True)
+        )
+        rows = [
+            DocumentUpdate(document_id=doc_id, data=update)
+            for name, updates in batch.items()
+            if (doc_id := uuid.UUID(name)) in existing
+            for update in updates
+        ]
+        DocumentUpdate.objects.bulk_create(rows)
+        Document.objects.filter(id__in=existing).update(updated_at=timezone.now())
+
+
+def compact_document(name: str) -> None:
+    """Fold the latest snapshot and the log into a new snapshot (see the module's invariants)."""
+    with transaction.atomic():
+        if not Document.objects.select_for_update(no_key=True).filter(id=name).exists():
+            return
+        rows = list(
+            DocumentUpdate.objects.filter(document_id=name).order_by("id").values_list("id", "data")
+        )
+        if not rows:
+            return
+        latest = DocumentSnapshot.objects.filter(document_id=name).order_by("-id").first()
+        doc = Doc()
+        if latest is not None:
+            doc.apply_update(bytes(latest.data))
+        for _, data in rows:
+            doc.apply_update(bytes(data))
+        folded_ids = [row_id for row_id, _ in rows]
+        snapshot = DocumentSnapshot.objects.create(
+            document_id=name,
+            data=doc.get_update(),
+            state_vector=doc.get_state(),
+            upto_update_id=max(folded_ids),
+        )
+        DocumentUpdate.objects.filter(id__in=folded_ids).delete()
+        DocumentSnapshot.objects.filter(document_id=name).exclude(id=snapshot.id).delete()

@@ -1,0 +1,179 @@
+"""The y-websocket wire protocol: parse incoming frames, build outgoing ones. Nothing else.
+
+A frame is `varuint message type` then a body. Sync messages (type 0) carry a sub-type and one
+length-prefixed byte array (a state vector or a v1 update); awareness messages (type 1) carry one
+length-prefixed awareness update; query-awareness (type 3) carries nothing. Type 100 is Collab's
+durable acknowledgement (SPEC.md), sent only to clients that asked for it with `ack=1`.
+
+Parsing is strict: a frame whose declared lengths disagree with its size, or with trailing bytes,
+is malformed; an update must pass `check_update` before anyone hands it to pycrdt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pycrdt import create_awareness_message, create_update_message
+
+from documents.sync.update_check import InvalidUpdate, check_update
+from documents.sync.varint import DecodeError, Reader, write_var_bytes, write_var_uint
+
+MESSAGE_SYNC = 0
+MESSAGE_AWARENESS = 1
+MESSAGE_AUTH = 2
+MESSAGE_QUERY_AWARENESS = 3
+MESSAGE_ACK = 100
+
+SYNC_STEP1 = 0
+SYNC_STEP2 = 1
+SYNC_UPDATE = 2
+
+EMPTY_UPDATE = b"\x00\x00"
+
+
+class ProtocolError(ValueError):
+    """A frame that does not follow the protocol: the sender is closed with 4400."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStep1:
+    state_vector: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStep2:
+    update: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SyncUpdate:
+    update: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessEntry:
+    client_id: int
+    clock: int
+    state_json: str
+
+    @property
+    def is_removal(self) -> bool:
+        return self.state_json in ("", "null")
+
+
+@dataclass(frozen=True, slots=True)
+class AwarenessUpdate:
+    payload: bytes
+    entries: tuple[AwarenessEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAwareness:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AuthMessage:
+    """y-websocket's auth message type: accepted and ignored (we authenticate the handshake)."""
+
+
+Message = SyncStep1 | SyncStep2 | SyncUpdate | AwarenessUpdate | QueryAwareness | AuthMessage
+
+
+def parse_message(frame: bytes, *, max_awareness_bytes: int | None = None) -> Message:
+    """Parse one binary frame; raise ProtocolError for anything malformed."""
+    reader = Reader(frame)
+    try:
+        message_type = reader.read_var_uint()
+        if message_type == MESSAGE_SYNC:
+            message = _parse_sync(reader)
+        elif message_type == MESSAGE_AWARENESS:
+            message = _parse_awareness(reader, max_awareness_bytes)
+        elif message_type == MESSAGE_QUERY_AWARENESS:
+            message = QueryAwareness()
+        elif message_type == MESSAGE_AUTH:
+            reader.pos = len(frame)
+            message = AuthMessage()
+        else:
+            raise ProtocolError(f"unknown message type {message_type}")
+    except DecodeError as exc:
+        raise ProtocolError(str(exc)) from exc
+    if not reader.at_end():
+        raise ProtocolError(f"{reader.remaining} trailing bytes after the message")
+    return message
+
+
+def _parse_sync(reader: Reader) -> Message:
+    sub_type = reader.read_var_uint()
+    body = reader.read_var_bytes()
+    if sub_type == SYNC_STEP1:
+        _check_state_vector(body)
+        return SyncStep1(body)
+    if sub_type in (SYNC_STEP2, SYNC_UPDATE):
+        try:
+            check_update(body)
+        except InvalidUpdate as exc:
+            raise ProtocolError(f"undecodable update: {exc}") from exc
+        return SyncStep2(body) if sub_type == SYNC_STEP2 else SyncUpdate(body)
+    raise ProtocolError(f"unknown sync message type {sub_type}")
+
+
+def _check_state_vector(body: bytes) -> None:
+    reader = Reader(body)
+    for _ in range(reader.read_count()):
+        reader.read_var_uint()
+        reader.read_var_uint()
+    if not reader.at_end():
+        raise DecodeError("trailing bytes after the state vector")
+
+
+def _parse_awareness(reader: Reader, max_bytes: int | None) -> AwarenessUpdate:
+    payload = reader.read_var_bytes()
+    if max_bytes is not None and len(payload) > max_bytes:
+        raise ProtocolError(f"awareness update of {len(payload)} bytes exceeds {max_bytes}")
+    inner = Reader(payload)
+    entries = []
+    for _ in range(inner.read_count()):
+        client_id = inner.read_var_uint()
+        clock = inner.read_var_uint()
+        state_json = inner.read_var_string()
+        if state_json:
+            try:
+                json.loads(state_json)
+            except ValueError as exc:
+                raise ProtocolError("awareness state is not JSON") from exc
+        entries.append(AwarenessEntry(client_id, clock, state_json))
+    if not inner.at_end():
+        raise ProtocolError("trailing bytes after the awareness update")
+    return AwarenessUpdate(payload, tuple(entries))
+
+
+def encode_sync_step1(state_vector: bytes) -> bytes:
+    return bytes((MESSAGE_SYNC, SYNC_STEP1)) + write_var_bytes(state_vector)
+
+
+def encode_sync_step2(update: bytes) -> bytes:
+    return bytes((MESSAGE_SYNC, SYNC_STEP2)) + write_var_bytes(update)
+
+
+def encode_update(update: bytes) -> bytes:
+    return create_update_message(update)
+
+
+def encode_awareness(payload: bytes) -> bytes:
+    return create_awareness_message(payload)
+
+
+def encode_awareness_entries(entries: list[AwarenessEntry]) -> bytes:
+    """An awareness update payload (the body of a type-1 message) from explicit entries."""
+    parts = [write_var_uint(len(entries))]
+    for entry in entries:
+        parts.append(write_var_uint(entry.client_id))
+        parts.append(write_var_uint(entry.clock))
+        parts.append(write_var_bytes(entry.state_json.encode()))
+    return b"".join(parts)
+
+
+def encode_ack(state_vector: bytes) -> bytes:
+    return write_var_uint(MESSAGE_ACK) + write_var_bytes(state_vector)

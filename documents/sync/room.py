@@ -1,0 +1,206 @@
+"""Room: one document's Doc, its connected clients and their awareness; apply and fan out.
+
+A room lives in one process. It applies what its clients send, answers sync step 1, relays
+accepted updates and awareness changes directly to its other clients (an in-process send, never a
+channel-layer message per socket), and reports every accepted change to its `RoomListener`
+(the registry), which persists it and forwards it to other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Protocol
+
+from pycrdt import Awareness, Doc
+
+from documents.sync import protocol
+from documents.sync.protocol import (
+    EMPTY_UPDATE,
+    AuthMessage,
+    AwarenessUpdate,
+    ProtocolError,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+)
+
+_PASS_THROUGH = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class Client(Protocol):
+    """One connection to a room, as the engine sees it (the consumer implements it)."""
+
+    can_write: bool  # False for viewers: their document updates are dropped
+    wants_ack: bool  # connected with ?ack=1: receives type 100 after each commit
+    user_id: object
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame for the socket; must not block."""
+
+    def close(self, code: int) -> None:
+        """Close the socket with `code`; must not block."""
+
+
+class Overloaded(Exception):
+    """The process cannot keep more edits now (its unflushed buffer is full): close 1013."""
+
+
+class RoomListener(Protocol):
+    def has_room_for(self, nbytes: int) -> bool:
+        """False while unflushed edits fill the buffer: accepting more could lose them."""
+
+    def update_accepted(self, room: Room, update: bytes) -> None:
+        """A client's update changed the document: persist it and tell other processes."""
+
+    def awareness_accepted(self, room: Room, payload: bytes) -> None:
+        """A client's awareness changed: tell other processes."""
+
+
+class Room:
+    def __init__(self, name: str, listener: RoomListener, *, max_awareness_bytes: int) -> None:
+        self.name = name
+        self.doc = Doc()
+        self.clients: set[Client] = set()
+        self.listener = listener
+        self.max_awareness_bytes = max_awareness_bytes
+        self.awareness = Awareness(self.doc)
+        self.awareness.set_local_state(None)  # the server itself is nobody's presence
+        self._awareness_ids: dict[Client, set[int]] = {}
+        self._last_change: bytes | None = None
+        self.doc.observe(self._remember_change)
+
+    # -- membership ------------------------------------------------------------------------
+    def join(self, client: Client) -> None:
+        """Greet a new client: our state vector (sync step 1) and everyone's awareness."""
+        self.clients.add(client)
+        self._awareness_ids[client] = set()
+        client.send(protocol.encode_sync_step1(self.doc.get_state()))
+        if self.awareness.states:
+            client.send(self._encoded_awareness_states())
+
+    def leave(self, client: Client) -> None:
+        """Forget a client and tell the others its awareness states are gone."""
+        self.clients.discard(client)
+        gone = sorted(self._awareness_ids.pop(client, set()) & set(self.awareness.states))
+        if gone:
+            self.awareness.remove_awareness_states(gone, "leave")
+            payload = self.awareness.encode_awareness_update(gone)
+            self._fan_out(protocol.encode_awareness(payload), exclude=None)
+            self.listener.awareness_accepted(self, payload)
+
+    # -- incoming --------------------------------------------------------------------------
+    def receive(self, client: Client, frame: bytes) -> None:
+        """Handle one frame from `client`; raise ProtocolError if it is malformed."""
+        message = protocol.parse_message(frame, max_awareness_bytes=self.max_awareness_bytes)
+        if isinstance(message, SyncStep1):
+            client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
+        elif isinstance(message, SyncStep2 | SyncUpdate):
+            if client.can_write:
+                self._accept_update(message.update, exclude=client)
+        elif isinstance(message, AwarenessUpdate):
+            self._accept_awareness(client, message)
+        elif isinstance(message, QueryAwareness):
+            client.send(self._encoded_awareness_states())
+        elif isinstance(message, AuthMessage):
+            pass
+
+    def apply_update(self, update: bytes, *, exclude: Client | None = None) -> bytes | None:
+        """Apply an update that came from elsewhere (HTTP, another process, storage).
+
+        Returns what it changed (None if nothing), after relaying that to this room's clients.
+        The listener is not told: the caller decides whether it must be persisted or forwarded.
+        """
+        change = self._apply(update)
+        if change is not None:
+            self._fan_out(protocol.encode_update(change), exclude=exclude)
+        return change
+
+    def apply_awareness(self, payload: bytes) -> None:
+        """Awareness from another process: keep it and relay it to this room's clients."""
+        message = protocol.parse_message(protocol.encode_awareness(payload))
+        assert isinstance(message, AwarenessUpdate)
+        self.awareness.apply_awareness_update(payload, "remote")
+        self._fan_out(protocol.encode_awareness(payload), exclude=None)
+
+    def broadcast(self, frame: bytes, clients: Iterable[Client] | None = None) -> None:
+        for client in list(self.clients if clients is None else clients):
+            client.send(frame)
+
+    # -- internals -------------------------------------------------------------------------
+    def _accept_update(self, update: bytes, exclude: Client) -> None:
+        if not self.listener.has_room_for(len(update)):
+            raise Overloaded(f"{self.name}: unflushed edits fill the buffer")
+        change = self._apply(update)
+        if change is None:
+            return
+        self._fan_out(protocol.encode_update(change), exclude=exclude)
+        self.listener.update_accepted(self, change)
+
+    def _apply(self, update: bytes) -> bytes | None:
+        """Apply into the Doc; return the change it made, or None if it added nothing new.
+
+        pycrdt raises PanicException (a BaseException) on some bad updates: any failure is the
+        sender's fault and closes only its connection, never the room."""
+        if update == EMPTY_UPDATE:
+            return None
+        self._last_change = None
+        try:
+            self.doc.apply_update(update)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:
+            raise ProtocolError(f"update rejected by Yrs: {exc!r}") from None
+        change, self._last_change = self._last_change, None
+        return change if change and change != EMPTY_UPDATE else None
+
+    def _remember_change(self, event) -> None:
+        self._last_change = event.update
+
+    def _diff_since(self, state_vector: bytes) -> bytes:
+        try:
+            return self.doc.get_update(state_vector)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:
+            raise ProtocolError(f"bad state vector: {exc!r}") from None
+
+    def _accept_awareness(self, client: Client, message: AwarenessUpdate) -> None:
+        owned = self._awareness_ids.setdefault(client, set())
+        for entry in message.entries:
+            if entry.is_removal:
+                owned.discard(entry.client_id)
+            else:
+                owned.add(entry.client_id)
+        try:
+            self.awareness.apply_awareness_update(message.payload, client)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:
+            raise ProtocolError(f"bad awareness update: {exc!r}") from None
+        self._fan_out(protocol.encode_awareness(message.payload), exclude=client)
+        self.listener.awareness_accepted(self, message.payload)
+
+    def _encoded_awareness_states(self) -> bytes:
+        return protocol.encode_awareness(
+            self.awareness.encode_awareness_update(list(self.awareness.states))
+        )
+
+    def _fan_out(self, frame: bytes, exclude: Client | None) -> None:
+        for client in self.clients:
+            if client is not exclude:
+                client.send(frame)
+
+    def expire_awareness(self, older_than_ms: int, now_ms: int) -> None:
+        """Drop awareness states not renewed within the timeout (a client of a dead process)."""
+        stale = [
+            client_id
+            for client_id, meta in self.awareness.meta.items()
+            if client_id in self.awareness.states and now_ms - meta["lastUpdated"] >= older_than_ms
+        ]
+        if stale:
+            self.awareness.remove_awareness_states(stale, "timeout")
+            self._fan_out(
+                protocol.encode_awareness(self.awareness.encode_awareness_update(stale)), None
+            )

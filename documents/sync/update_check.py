@@ -1,0 +1,181 @@
+"""Structural check of a Yjs v1 update before pycrdt (Yrs) sees it.
+
+Yrs trusts the counts and lengths an update claims and allocates for them up front: random
+20-40 byte inputs made it reserve hundreds of MB, and crafted ones have crashed it (y-crdt#415).
+This walk reads the whole update with bounds-checked readers, and refuses any count or length
+larger than the bytes left, any clock past what Yjs can write (2**53), nesting deeper than a
+real document has, or trailing bytes. It decodes nothing into objects; it only proves the
+shape is honest, so that what reaches pycrdt is at worst a semantic error it reports cleanly.
+
+Format reference: Yjs `UpdateDecoderV1` / `readStructs` / `readDeleteSet` and lib0 `readAny`.
+"""
+
+from __future__ import annotations
+
+from documents.sync.varint import DecodeError, Reader
+
+MAX_CLOCK = 2**53  # JavaScript's largest safe integer: Yjs never writes a clock past it
+MAX_ANY_DEPTH = 64
+
+# Item info byte: the low five bits say which content follows, the high three which fields.
+BIT_ORIGIN = 0x80
+BIT_RIGHT_ORIGIN = 0x40
+BIT_PARENT_SUB = 0x20
+CONTENT_MASK = 0x1F
+
+CONTENT_GC = 0
+CONTENT_DELETED = 1
+CONTENT_JSON = 2
+CONTENT_BINARY = 3
+CONTENT_STRING = 4
+CONTENT_EMBED = 5
+CONTENT_FORMAT = 6
+CONTENT_TYPE = 7
+CONTENT_ANY = 8
+CONTENT_DOC = 9
+CONTENT_SKIP = 10
+
+TYPE_REFS_WITH_NAME = {3, 5}  # XmlElement (node name), XmlHook (hook name)
+MAX_TYPE_REF = 6
+
+
+class InvalidUpdate(ValueError):
+    """The bytes are not a well-formed Yjs v1 update."""
+
+
+def check_update(update: bytes | memoryview) -> None:
+    """Raise InvalidUpdate unless `update` is a structurally sound Yjs v1 update."""
+    reader = Reader(update)
+    try:
+        _check_structs(reader)
+        _check_delete_set(reader)
+    except DecodeError as exc:
+        raise InvalidUpdate(str(exc)) from exc
+    if not reader.at_end():
+        raise InvalidUpdate(f"{reader.remaining} trailing bytes after the update")
+
+
+def _check_clock(clock: int, length: int = 0) -> None:
+    if clock + length > MAX_CLOCK:
+        raise DecodeError("clock out of range")
+
+
+def _check_structs(reader: Reader) -> None:
+    for _ in range(reader.read_count()):
+        struct_count = reader.read_count()
+        reader.read_var_uint()  # client id
+        clock = reader.read_var_uint()
+        _check_clock(clock)
+        for _ in range(struct_count):
+            clock += _check_struct(reader)
+            _check_clock(clock)
+
+
+def _check_struct(reader: Reader) -> int:
+    """Walk one struct; return how many clock ticks it spans."""
+    info = reader.read_u8()
+    content = info & CONTENT_MASK
+    if content in (CONTENT_GC, CONTENT_SKIP):
+        return _positive_length(reader)
+    if info & BIT_ORIGIN:
+        _check_id(reader)
+    if info & BIT_RIGHT_ORIGIN:
+        _check_id(reader)
+    if not info & (BIT_ORIGIN | BIT_RIGHT_ORIGIN):
+        if reader.read_var_uint() == 1:
+            reader.read_var_string()  # parent is a root type, named
+        else:
+            _check_id(reader)
+        if info & BIT_PARENT_SUB:
+            reader.read_var_string()
+    return _check_content(reader, content)
+
+
+def _check_id(reader: Reader) -> None:
+    reader.read_var_uint()
+    _check_clock(reader.read_var_uint())
+
+
+def _positive_length(reader: Reader) -> int:
+    length = reader.read_var_uint()
+    if length == 0:
+        raise DecodeError("zero-length struct")
+    _check_clock(length)
+    return length
+
+
+def _check_content(reader: Reader, content: int) -> int:
+    if content == CONTENT_DELETED:
+        return _positive_length(reader)
+    if content == CONTENT_JSON:
+        count = reader.read_count()
+        for _ in range(count):
+            reader.read_var_string()
+        return max(count, 1)
+    if content == CONTENT_BINARY:
+        reader.skip_var_bytes()
+        return 1
+    if content == CONTENT_STRING:
+        text = reader.read_var_string()
+        # Yjs counts clock ticks in UTF-16 code units.
+        return max(len(text.encode("utf-16-le")) // 2, 1)
+    if content in (CONTENT_EMBED,):
+        reader.read_var_string()
+        return 1
+    if content == CONTENT_FORMAT:
+        reader.read_var_string()
+        reader.read_var_string()
+        return 1
+    if content == CONTENT_TYPE:
+        type_ref = reader.read_var_uint()
+        if type_ref > MAX_TYPE_REF:
+            raise DecodeError(f"unknown type ref {type_ref}")
+        if type_ref in TYPE_REFS_WITH_NAME:
+            reader.read_var_string()
+        return 1
+    if content == CONTENT_ANY:
+        count = reader.read_count()
+        for _ in range(count):
+            _check_any(reader, 0)
+        return max(count, 1)
+    if content == CONTENT_DOC:
+        reader.read_var_string()
+        _check_any(reader, 0)
+        return 1
+    raise DecodeError(f"unknown content type {content}")
+
+
+def _check_any(reader: Reader, depth: int) -> None:
+    if depth > MAX_ANY_DEPTH:
+        raise DecodeError("value nested too deeply")
+    tag = reader.read_u8()
+    if tag in (127, 126, 121, 120):  # undefined, null, false, true
+        return
+    if tag == 125:
+        reader.read_var_int()
+    elif tag == 124:
+        reader.skip(4)
+    elif tag in (123, 122):
+        reader.skip(8)
+    elif tag == 119:
+        reader.read_var_string()
+    elif tag == 118:
+        for _ in range(reader.read_count()):
+            reader.read_var_string()
+            _check_any(reader, depth + 1)
+    elif tag == 117:
+        for _ in range(reader.read_count()):
+            _check_any(reader, depth + 1)
+    elif tag == 116:
+        reader.skip_var_bytes()
+    else:
+        raise DecodeError(f"unknown value tag {tag}")
+
+
+def _check_delete_set(reader: Reader) -> None:
+    for _ in range(reader.read_count()):
+        reader.read_var_uint()  # client id
+        for _ in range(reader.read_count()):
+            clock = reader.read_var_uint()
+            length = reader.read_var_uint()
+            _check_clock(clock, length)
