@@ -34,12 +34,16 @@ run: install
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py serve
 
+# Test-only settings: a fixed key, fast password hashing, no pooled connections (so the test
+# database can be dropped at the end).
+TEST_ENV := SECRET_KEY=collab-test-only COLLAB_FAST_PASSWORD_HASHING=1 COLLAB_DB_CONN_MAX_AGE=0 \
+	TEST_REDIS_URL=$(TEST_REDIS_URL)
+
 test: install
 	$(VENV)/bin/ruff check .
-	DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(VENV)/bin/pytest
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test-storage.sqlite3 TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(VENV)/bin/pytest -m storage -p no:randomly -q
+	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest
+	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/test-storage.sqlite3 \
+		$(VENV)/bin/pytest -m storage -q
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

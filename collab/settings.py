@@ -104,6 +104,8 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+if env_bool("COLLAB_FAST_PASSWORD_HASHING"):  # the test suite only: never in production
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -126,7 +128,8 @@ WHITENOISE_USE_FINDERS = True
 if env_bool("COLLAB_BEHIND_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
-SESSION_COOKIE_SECURE = not DEBUG and env_bool("COLLAB_SECURE_COOKIES", default=not DEBUG)
+# Secure cookies unless developing or embedded on http://127.0.0.1 (README: COLLAB_SECURE_COOKIES).
+SESSION_COOKIE_SECURE = env_bool("COLLAB_SECURE_COOKIES", default=not (DEBUG or EMBEDDED))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("COLLAB_SSL_REDIRECT")
 SECURE_HSTS_SECONDS = env_int("COLLAB_HSTS_SECONDS", 0)

@@ -1,0 +1,59 @@
+"""Suite-wide checks and fixtures. The suite runs against real Postgres and Redis: a service that
+is not there fails the run with a message saying what to start (never a skip)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session):
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith("postgres") and not _reachable(database_url, 5432):
+        pytest.exit(
+            f"Postgres is not reachable at {database_url}. Start it: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            returncode=3,
+        )
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not _reachable(redis_url, 6379):
+        pytest.exit(
+            f"Redis is not reachable at {redis_url}. Start it: redis-server --daemonize yes "
+            '--bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+            returncode=3,
+        )
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str, *, password: str = "pw-secret-123", **extra):
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def live_server_process(transactional_db):
+    """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
+    from tests.support.server import start_server
+
+    server = start_server()
+    yield server
+    server.stop()
