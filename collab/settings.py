@@ -83,6 +83,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not Django's shared in-memory test database: server processes and threads share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-collab.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
@@ -125,7 +127,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Behind a TLS-terminating proxy: trust X-Forwarded-Proto (documented in docs/self-hosting.md).
-if env_bool("COLLAB_BEHIND_PROXY"):
+COLLAB_BEHIND_PROXY = env_bool("COLLAB_BEHIND_PROXY")
+if COLLAB_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 # Secure cookies unless developing or embedded on http://127.0.0.1 (README: COLLAB_SECURE_COOKIES).

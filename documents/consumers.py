@@ -87,7 +87,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         await self.accept()
         refusal, role = await self._authorize()
         if refusal is not None:
-            await self.close(code=refusal)
+            await self.close(code=int(refusal))
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
@@ -137,7 +137,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             if self.client is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self.client.flushed()
-            await self.close(code=code)
+            await self.close(code=int(code))  # autobahn accepts only a plain int
 
         asyncio.get_running_loop().create_task(close_later())
 

@@ -1,11 +1,11 @@
 """Serve the ASGI application with daphne, with the settings daphne's flags would otherwise need.
 
 - the largest WebSocket message is COLLAB_MAX_MESSAGE_BYTES (daphne's own default is 1 MiB);
-- X-Forwarded-For / -Proto are honoured (behind a proxy);
-- SIGTERM commits every accepted update, then closes every socket with 1001, then exits.
+- X-Forwarded-* headers are honoured when COLLAB_BEHIND_PROXY is set;
+- SIGTERM commits every accepted update, then closes every socket with 1001, then exits
+  (documents.daphne_server).
 """
 
-import asyncio
 import os
 
 from django.conf import settings
@@ -21,27 +21,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, **options):
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
-        from twisted.internet import defer
 
         from collab.asgi import application
-        from documents.runtime import current_registry
+        from documents.daphne_server import CollabServer, adjust_daphne
 
-        class CollabServer(Server):
-            def kill_all_applications(self):
-                """Persist and say goodbye (1001) before daphne cancels the consumers."""
-
-                async def graceful():
-                    registry = current_registry()
-                    if registry is not None:
-                        await registry.shutdown()
-                        await asyncio.sleep(0.2)  # let the close frames go out
-
-                done = defer.Deferred.fromFuture(asyncio.ensure_future(graceful()))
-                done.addBoth(lambda _: Server.kill_all_applications(self))
-                return done
-
+        adjust_daphne()
         max_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
+        proxy = {}
+        if settings.COLLAB_BEHIND_PROXY:
+            proxy = {
+                "proxy_forwarded_address_header": "X-Forwarded-For",
+                "proxy_forwarded_port_header": "X-Forwarded-Port",
+                "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+            }
         self.stdout.write(f"Collab serving on http://{host}:{port}/ (Ctrl-C or SIGTERM stops)")
         self.stdout.flush()
         CollabServer(
@@ -49,9 +41,7 @@ class Command(BaseCommand):
             endpoints=build_endpoint_description_strings(host=host, port=port),
             websocket_max_message_size=max_bytes,
             websocket_max_frame_size=max_bytes,
-            proxy_forwarded_address_header="X-Forwarded-For",
-            proxy_forwarded_port_header="X-Forwarded-Port",
-            proxy_forwarded_proto_header="X-Forwarded-Proto",
             application_close_timeout=10,
             verbosity=0,
+            **proxy,
         ).run()

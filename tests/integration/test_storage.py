@@ -1,0 +1,121 @@
+"""The update log and snapshots on the real database (Postgres, and SQLite in a second pass)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pycrdt import Doc, Text
+
+from documents.models import Document, DocumentSnapshot, DocumentUpdate
+from documents.storage import (
+    DjangoStore,
+    append_updates,
+    compact_document,
+    load_document_state,
+)
+from tests.unit.fakes import typed_update
+
+pytestmark = [pytest.mark.storage, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def document(make_user):
+    return Document.objects.create(title="log", owner=make_user("writer"))
+
+
+def text_of(state: bytes | None) -> str:
+    doc = Doc()
+    if state:
+        doc.apply_update(state)
+    return str(doc.get("text", type=Text))
+
+
+def typing(count: int, client_id: int = 1) -> list[bytes]:
+    """`count` one-character updates, each building on the previous one."""
+    doc = Doc(client_id=client_id)
+    text = doc.get("text", type=Text)
+    updates = []
+    for i in range(count):
+        before = doc.get_state()
+        text += str(i % 10)
+        updates.append(doc.get_update(before))
+    return updates
+
+
+def test_appended_updates_load_back(document):
+    name = str(document.id)
+    append_updates({name: typing(3)})
+    assert text_of(load_document_state(name)) == "012"
+
+
+def test_compaction_folds_the_log_into_one_snapshot_and_keeps_the_content(document):
+    name = str(document.id)
+    append_updates({name: typing(50)})
+    before = text_of(load_document_state(name))
+    compact_document(name)
+    assert DocumentUpdate.objects.filter(document=document).count() == 0
+    assert DocumentSnapshot.objects.filter(document=document).count() == 1
+    assert text_of(load_document_state(name)) == before
+
+
+def test_load_is_snapshot_plus_short_tail_after_compaction(document):
+    """Loading cost does not grow with history: the store folds a long log away."""
+    name = str(document.id)
+    store = DjangoStore(compact_after_updates=20)
+    updates = typing(100)
+    for start in range(0, 100, 10):
+        append_updates({name: updates[start : start + 10]})
+        store._compact_due([name])
+    assert DocumentUpdate.objects.filter(document=document).count() <= 20
+    assert DocumentSnapshot.objects.filter(document=document).count() == 1
+    assert text_of(load_document_state(name)) == "0123456789" * 10
+
+
+def test_updates_of_a_deleted_document_are_dropped_not_fatal(document, make_user):
+    other = Document.objects.create(title="other", owner=make_user("someone"))
+    gone = str(document.id)
+    document.delete()
+    append_updates({gone: typing(1), str(other.id): [typed_update("kept", client_id=3)]})
+    assert text_of(load_document_state(str(other.id))) == "kept"
+    assert load_document_state(gone) is None
+
+
+def test_compacting_while_others_append_loses_nothing(document):
+    """Two writers append (as two processes would) while two compactors run: every update
+    ends up loaded exactly once."""
+    name = str(document.id)
+    streams = {1: typing(60, client_id=1), 2: typing(60, client_id=2)}
+    errors = []
+
+    def write(updates):
+        try:
+            for update in updates:
+                append_updates({name: [update]})
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    def compact():
+        try:
+            for _ in range(10):
+                compact_document(name)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(u,)) for u in streams.values()]
+    threads += [threading.Thread(target=compact) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    loaded = text_of(load_document_state(name))
+    assert sorted(loaded) == sorted("0123456789" * 12)
