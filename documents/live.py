@@ -6,8 +6,14 @@ loop, and fall back to storage alone when this process serves no rooms.
 
 from __future__ import annotations
 
+import json
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+
 from documents.runtime import get_registry, run_on_server_loop
 from documents.storage import append_updates, load_document_state
+from documents.sync.broadcast import KIND_CONTROL, KIND_UPDATE
 from documents.sync.closecodes import CloseCode
 
 
@@ -20,6 +26,7 @@ def apply_update(document_id: str, update: bytes) -> None:
     ran, _ = run_on_server_loop(apply)
     if not ran:
         append_updates({document_id: [update]})
+        _publish_from_outside(document_id, KIND_UPDATE, update)
 
 
 def document_state(document_id: str) -> bytes:
@@ -36,12 +43,22 @@ def document_state(document_id: str) -> bytes:
 
 
 def close_connections(document_id: str, *, user_id=None, code: int = CloseCode.FORBIDDEN) -> None:
-    """Close live connections to a document (all, or one user's) with `code`."""
+    """Close live connections to a document (all, or one user's) with `code`, on every
+    process (SPEC.md: within 2 seconds)."""
 
     async def close():
-        registry = get_registry()
-        return registry.close_clients(
-            document_id, code, lambda client: user_id is None or client.user_id == user_id
-        )
+        await get_registry().start()
+        return get_registry().revoke(document_id, code, user_id)
 
-    run_on_server_loop(close)
+    ran, _ = run_on_server_loop(close)
+    if not ran:
+        message = {"action": "close", "room": document_id, "user_id": user_id, "code": int(code)}
+        _publish_from_outside("", KIND_CONTROL, json.dumps(message).encode())
+
+
+def _publish_from_outside(room: str, kind: str, payload: bytes) -> None:
+    """No rooms here (no server loop in this process): reach the server processes via Redis."""
+    if settings.REDIS_URL:
+        from documents.broadcast_layer import publish_from_outside
+
+        async_to_sync(publish_from_outside)(room, kind, payload)

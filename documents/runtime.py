@@ -23,6 +23,7 @@ def registry_config() -> RegistryConfig:
         idle_seconds=settings.COLLAB_ROOM_IDLE_SECONDS,
         max_awareness_bytes=settings.COLLAB_MAX_AWARENESS_BYTES,
         pending_bytes_limit=settings.COLLAB_PENDING_BYTES_LIMIT,
+        anti_entropy_seconds=settings.COLLAB_ANTI_ENTROPY_SECONDS,
     )
 
 

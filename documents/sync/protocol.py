@@ -120,12 +120,25 @@ def _parse_sync(reader: Reader) -> Message:
 
 
 def _check_state_vector(body: bytes) -> None:
+    decode_state_vector(body)
+
+
+def decode_state_vector(body: bytes) -> dict[int, int]:
+    """client id -> clock; raises DecodeError if malformed."""
     reader = Reader(body)
+    vector = {}
     for _ in range(reader.read_count()):
-        reader.read_var_uint()
-        reader.read_var_uint()
+        client = reader.read_var_uint()
+        vector[client] = reader.read_var_uint()
     if not reader.at_end():
         raise DecodeError("trailing bytes after the state vector")
+    return vector
+
+
+def lacks(ours: bytes, theirs: bytes) -> bool:
+    """True if the state vector `theirs` has seen something that `ours` has not."""
+    mine = decode_state_vector(ours)
+    return any(clock > mine.get(client, 0) for client, clock in decode_state_vector(theirs).items())
 
 
 def _parse_awareness(reader: Reader, max_bytes: int | None) -> AwarenessUpdate:

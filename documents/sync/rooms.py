@@ -1,9 +1,9 @@
 """RoomRegistry: the per-process registry of rooms.
 
-A room is created on the first join (its state loaded from the store), and unloaded once the last
-client has left for `idle_seconds` and its updates are committed. The registry is each room's
-listener: it hands accepted updates to the write-behind buffer and to the broadcast seam, and it
-applies what other processes publish.
+A room is created on the first join (its state loaded from the store, then caught up from the
+other processes), and unloaded once the last client has left for `idle_seconds` and its updates
+are committed. The registry is each room's listener: accepted updates go to the write-behind
+buffer (documents.sync.writer) and to the other processes (documents.sync.peers).
 """
 
 from __future__ import annotations
@@ -15,13 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from documents.sync import protocol
-from documents.sync.broadcast import (
-    KIND_AWARENESS,
-    KIND_UPDATE,
-    Broadcast,
-    Envelope,
-)
+from documents.sync.broadcast import Broadcast
 from documents.sync.closecodes import CloseCode
+from documents.sync.peers import PeerSync
 from documents.sync.room import Client, Room
 from documents.sync.store import DocumentStore
 from documents.sync.writer import WriteBehind
@@ -36,6 +32,7 @@ class RegistryConfig:
     max_awareness_bytes: int = 64 * 1024
     pending_bytes_limit: int = 256 * 1024 * 1024
     awareness_timeout_ms: int = 30_000
+    anti_entropy_seconds: float = 5.0
 
 
 class RoomRegistry:
@@ -52,19 +49,30 @@ class RoomRegistry:
             store,
             interval=self.config.flush_interval,
             limit_bytes=self.config.pending_bytes_limit,
-            state_vector_of=self._state_vector_of,
-            on_committed=self._acknowledge,
+            commit_marker=self._commit_marker,
+            on_committed=self._committed,
+        )
+        self.peers = PeerSync(
+            self,
+            broadcast,
+            interval=self.config.anti_entropy_seconds,
+            hold_seconds=max(5.0, 20 * self.config.flush_interval),
+            on_control=self._on_control,
         )
         self._started = False
-        self._housekeeping: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         if self._started:
             return
         self._started = True
-        await self.broadcast.start(self.deliver)
+        await self.broadcast.start(self.peers.deliver)
         self.writer.start()
-        self._housekeeping = asyncio.get_running_loop().create_task(self._expire_awareness())
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._expire_awareness(), name="awareness-expiry"),
+            loop.create_task(self.peers.run(), name="anti-entropy"),
+        ]
 
     # -- joining and leaving -----------------------------------------------------------------
     async def join(self, name: str, client: Client) -> Room:
@@ -82,25 +90,26 @@ class RoomRegistry:
         if room is not None:
             return room
         opening = self._opening.get(name)
-        if opening is None:
-            opening = asyncio.get_running_loop().create_future()
-            self._opening[name] = opening
-            try:
-                room = await self._load(name)
-                self.rooms[name] = room
-                opening.set_result(room)
-            except BaseException as exc:
-                opening.set_exception(exc)
-                opening.exception()  # retrieved: later joiners see it through their await
-                raise
-            finally:
-                del self._opening[name]
-            return room
-        return await asyncio.shield(opening)
+        if opening is not None:
+            return await asyncio.shield(opening)
+        opening = asyncio.get_running_loop().create_future()
+        self._opening[name] = opening
+        try:
+            room = await self._load(name)
+            self.rooms[name] = room
+            opening.set_result(room)
+        except BaseException as exc:
+            opening.set_exception(exc)
+            opening.exception()  # retrieved: later joiners see it through their own await
+            raise
+        finally:
+            del self._opening[name]
+        self.peers.opened(room)
+        return room
 
     async def _load(self, name: str) -> Room:
         room = Room(name, self, max_awareness_bytes=self.config.max_awareness_bytes)
-        await self.broadcast.subscribe(name)
+        await self.broadcast.subscribe(name)  # before loading: nothing published meanwhile is lost
         state = await self.store.load(name)
         if state:
             room.apply_update(state)
@@ -123,10 +132,13 @@ class RoomRegistry:
         room = self.rooms.get(name)
         if room is None or room.clients:
             return
+        for update in self.peers.forget(name):
+            self.writer.add(name, update)
         try:
             await self.writer.flush()
         except Exception:
-            log.warning("room %s kept in memory: its updates are not stored yet", name)
+            log.warning("room %s stays in memory: its updates are not stored yet", name)
+            self._unload_when_idle(room)
             return
         if room.clients or self.rooms.get(name) is not room:
             return
@@ -139,35 +151,21 @@ class RoomRegistry:
 
     def update_accepted(self, room: Room, update: bytes) -> None:
         self.writer.add(room.name, update)
-        self.broadcast.publish(room.name, KIND_UPDATE, update)
+        self.peers.local_update(room, update)
 
     def awareness_accepted(self, room: Room, payload: bytes) -> None:
-        self.broadcast.publish(room.name, KIND_AWARENESS, payload)
+        self.peers.local_awareness(room, payload)
 
     # -- from elsewhere ----------------------------------------------------------------------
     async def apply_external_update(self, name: str, update: bytes) -> None:
-        """An update that did not come from a socket (the HTTP API): store, relay, publish."""
+        """An update that did not come from a socket (the HTTP API): apply, relay, store,
+        publish; return once it is committed."""
         room = await self.open(name)
         change = room.apply_update(update)
         if change is not None:
             self.update_accepted(room, change)
         self._unload_when_idle(room)
         await self.writer.flush()
-
-    def deliver(self, envelope: Envelope) -> None:
-        """A message another process published for a room of ours."""
-        if envelope.origin == self.broadcast.process_id:
-            return
-        room = self.rooms.get(envelope.room)
-        if room is None:
-            return
-        try:
-            if envelope.kind == KIND_UPDATE:
-                room.apply_update(envelope.payload)
-            elif envelope.kind == KIND_AWARENESS:
-                room.apply_awareness(envelope.payload)
-        except protocol.ProtocolError:
-            log.warning("dropped a malformed %s message from %s", envelope.kind, envelope.origin)
 
     def close_clients(
         self, name: str, code: int, predicate: Callable[[Client], bool] = lambda c: True
@@ -180,8 +178,25 @@ class RoomRegistry:
             client.close(code)
         return len(chosen)
 
+    def revoke(self, name: str, code: int, user_id=None) -> int:
+        """Close a document's connections (one user's, or all) here and on every process."""
+        self.peers.control({"action": "close", "room": name, "user_id": user_id, "code": code})
+        return self._close_matching(name, code, user_id)
+
+    def _close_matching(self, name: str, code: int, user_id) -> int:
+        return self.close_clients(
+            name, code, lambda client: user_id is None or client.user_id == user_id
+        )
+
+    def _on_control(self, message: dict) -> None:
+        if message.get("action") == "close":
+            self._close_matching(message["room"], int(message["code"]), message.get("user_id"))
+
     async def shutdown(self) -> None:
         """Commit everything, then close every connection with 1001 (SIGTERM)."""
+        for name in list(self.rooms):
+            for update in self.peers.forget(name):
+                self.writer.add(name, update)
         try:
             await self.writer.flush()
         except Exception:
@@ -190,19 +205,23 @@ class RoomRegistry:
             for client in list(room.clients):
                 client.close(CloseCode.GOING_AWAY)
         await self.writer.stop()
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
+        for task in self._tasks:
+            task.cancel()
         await self.broadcast.stop()
 
     # -- internals ---------------------------------------------------------------------------
-    def _state_vector_of(self, name: str) -> bytes | None:
+    def _commit_marker(self, name: str) -> tuple[bytes | None, int]:
+        """Taken when a batch is cut: the state vector to acknowledge, and the sequence number
+        of the last update published for the room, which the batch covers."""
         room = self.rooms.get(name)
-        return room.doc.get_state() if room is not None else None
+        state_vector = room.doc.get_state() if room is not None else None
+        return state_vector, self.peers.published_seq.get(name, 0)
 
-    def _acknowledge(self, vectors: dict[str, bytes]) -> None:
-        for name, state_vector in vectors.items():
+    def _committed(self, markers: dict[str, tuple[bytes | None, int]]) -> None:
+        for name, (state_vector, seq) in markers.items():
+            self.peers.committed(name, seq)
             room = self.rooms.get(name)
-            if room is None:
+            if room is None or state_vector is None:
                 continue
             ack_clients = [client for client in room.clients if client.wants_ack]
             if ack_clients:

@@ -1,8 +1,9 @@
 """Group commit: accepted updates are written in one transaction per flush window, off the relay.
 
 The relay path only appends to an in-memory buffer; a background task commits the buffer every
-window (all documents of the process in one transaction) and then reports the committed state
-vectors, from which the registry sends durable acknowledgements. If the store fails (database
+window (all documents of the process in one transaction) and then reports, per document, the
+marker taken when the batch was cut (the registry's state vector and sequence number), from
+which the registry sends durable acknowledgements. If the store fails (database
 down), the buffer is kept and retried with back-off; past `limit_bytes` the registry refuses new
 edits rather than accept what it could not keep.
 """
@@ -19,8 +20,8 @@ from documents.sync.store import DocumentStore
 
 log = logging.getLogger("collab.writer")
 
-StateVectorOf = Callable[[str], bytes | None]
-Committed = Callable[[dict[str, bytes]], None]
+CommitMarker = Callable[[str], object]  # taken when a batch is cut, handed back after commit
+Committed = Callable[[dict[str, object]], None]
 
 
 class WriteBehind:
@@ -30,14 +31,14 @@ class WriteBehind:
         *,
         interval: float,
         limit_bytes: int,
-        state_vector_of: StateVectorOf,
+        commit_marker: CommitMarker,
         on_committed: Committed,
         max_backoff: float = 5.0,
     ) -> None:
         self.store = store
         self.window = min(interval / 4, 0.025)
         self.limit_bytes = limit_bytes
-        self.state_vector_of = state_vector_of
+        self.commit_marker = commit_marker
         self.on_committed = on_committed
         self.max_backoff = max_backoff
         self.pending: dict[str, list[bytes]] = {}
@@ -96,7 +97,7 @@ class WriteBehind:
                 return
             batch, self.pending = self.pending, {}
             batch_bytes, self.pending_bytes = self.pending_bytes, 0
-            vectors = {name: self.state_vector_of(name) for name in batch}
+            vectors = {name: self.commit_marker(name) for name in batch}
             started = time.perf_counter()
             try:
                 await self.store.append(batch)
@@ -113,7 +114,7 @@ class WriteBehind:
             self.last_error = None
             self.commit_seconds.append(time.perf_counter() - started)
             del self.commit_seconds[:-1000]
-        self.on_committed({name: sv for name, sv in vectors.items() if sv is not None})
+        self.on_committed(vectors)
         self._compact_soon(list(batch))
 
     def _put_back(self, batch: dict[str, list[bytes]], batch_bytes: int) -> None:
