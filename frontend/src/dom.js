@@ -8,6 +8,7 @@ export function h (tag, attributes = {}, ...children) {
     else if (name === 'style') Object.assign(element.style, value)
     else element.setAttribute(name, value === true ? '' : value)
   }
-  element.append(...children.flat().filter((child) => child !== null && child !== undefined))
+  // null, undefined and false are "nothing here", so `condition && h(...)` works as a child.
+  element.append(...children.flat().filter((child) => child != null && child !== false))
   return element
 }

@@ -53,11 +53,16 @@ def test_documents_page_lists_shared_documents_with_my_role(server, open_context
     theirs = Document.objects.create(owner=alice, title="Alice's shopping list")
     Document.objects.create(owner=alice, title="Alice's diary")
     Membership.objects.create(document=theirs, user=bob, role=Role.VIEWER)
+    agenda = Document.objects.create(owner=alice, title="Alice's agenda")
+    Membership.objects.create(document=agenda, user=bob, role=Role.EDITOR)
 
     page = sign_in(open_contexts(), server, "bob")
     expect(row(page, "Bob's own")).to_contain_text("owner")
     expect(row(page, "Alice's shopping list")).to_contain_text("viewer")
-    expect(row(page, "Alice's shopping list").get_by_role("button")).to_have_count(0)
+    expect(row(page, "Alice's shopping list").locator(".doc-actions")).to_have_text("")
+    expect(row(page, "Alice's agenda")).to_contain_text("editor")
+    expect(row(page, "Alice's agenda").locator(".doc-actions")).to_have_text("Rename")
+    expect(row(page, "Bob's own").locator(".doc-actions")).to_have_text("RenameDelete")
     expect(row(page, "Alice's diary")).to_have_count(0)
 
     row(page, "Bob's own").get_by_role("link").click()
