@@ -62,3 +62,28 @@ def _publish_from_outside(room: str, kind: str, payload: bytes) -> None:
         from documents.broadcast_layer import publish_from_outside
 
         async_to_sync(publish_from_outside)(room, kind, payload)
+
+
+def restore_state(document_id: str, version_state: bytes) -> bool:
+    """Make the live document equal to `version_state` as a new change; False if it already was.
+
+    The change is computed and applied on the server loop without a pause in between, so edits
+    arriving meanwhile are either already in the state it starts from, or merge after it.
+    """
+    from documents.restore import restore_update
+
+    async def restore():
+        registry = get_registry()
+        room = await registry.open(document_id)
+        change = restore_update(room.doc.get_update(), version_state)
+        if change is not None:
+            await registry.apply_external_update(document_id, change)
+        return change is not None
+
+    ran, changed = run_on_server_loop(restore)
+    if ran:
+        return changed
+    change = restore_update(load_document_state(document_id), version_state)
+    if change is not None:
+        append_updates({document_id: [change]})
+    return change is not None

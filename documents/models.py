@@ -108,3 +108,55 @@ class DocumentSnapshot(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["document", "-upto_update_id"])]
+
+
+class DocumentVersion(models.Model):
+    """A named or automatic snapshot of a document, which can be restored as a new change."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    name = models.CharField(max_length=200, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="document_versions",
+        help_text="empty for automatic versions",
+    )
+    automatic = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.BinaryField(help_text="the whole document as one Yjs update (v1)")
+    preview = models.TextField(blank=True, help_text="the start of its plain text")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["document", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name or f"version of {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class LiveConnection(models.Model):
+    """A WebSocket open right now on some server process: the admin's "connected now" page.
+
+    Written off the hot path when a socket joins or leaves; each process renews `seen_at` of its
+    rows periodically, so rows of a process that died without cleaning up fade out.
+    """
+
+    process_id = models.CharField(max_length=200, db_index=True)
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="live_connections"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="live_connections"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    address = models.CharField(max_length=100, blank=True)
+    connected_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-connected_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.document}"

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from documents.access import role_for
-from documents.models import Document, Membership, Role
+from documents.models import Document, DocumentVersion, Membership, Role
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -30,3 +30,19 @@ class MemberSerializer(serializers.Serializer):
     @staticmethod
     def of(membership: Membership) -> dict:
         return {"username": membership.user.get_username(), "role": membership.role}
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DocumentVersion
+        fields = ["id", "name", "author", "automatic", "created_at", "preview"]
+        read_only_fields = fields
+
+    def get_author(self, version) -> str | None:
+        return version.author.get_username() if version.author is not None else None
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)

@@ -2,18 +2,28 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from documents.api import schema  # noqa: F401  (registers the bearer scheme)
+from documents.api.versions import VersionListView, VersionRestoreView
 from documents.api.views import DocumentViewSet, MemberViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # SPEC writes `.../state` and `.../documents/`: both forms work
 router.register("documents", DocumentViewSet, basename="document")
 
 members = MemberViewSet.as_view({"get": "list", "post": "create"})
 member = MemberViewSet.as_view({"delete": "destroy"})
+DOCUMENT = "documents/<uuid:document_pk>"
 
 urlpatterns = [
     *router.urls,
-    path("documents/<uuid:document_pk>/members/", members, name="document-members"),
-    path("documents/<uuid:document_pk>/members/<str:username>/", member, name="document-member"),
+    path(f"{DOCUMENT}/members/", members, name="document-members"),
+    path(f"{DOCUMENT}/members/<str:username>/", member, name="document-member"),
+    path(f"{DOCUMENT}/versions/", VersionListView.as_view(), name="document-versions"),
+    path(
+        f"{DOCUMENT}/versions/<int:version_id>/restore/",
+        VersionRestoreView.as_view(),
+        name="document-version-restore",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,19 +1,24 @@
-"""The HTTP API (SPEC.md): documents, members, state and updates."""
+"""The HTTP API (SPEC.md): documents, their content, state and updates, and members."""
 
 from __future__ import annotations
 
+import json
+import uuid
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from documents import live
+from documents import content, live
+from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
 from documents.api.serializers import DocumentSerializer, MemberSerializer
 from documents.models import Document, Membership, Role
@@ -26,6 +31,21 @@ class OctetStreamParser(parsers.BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         return stream.read()
+
+
+def document_or_404(pk) -> Document:
+    """The document `pk` names; 404 for unknown ids and for strings that are not UUIDs."""
+    try:
+        return get_object_or_404(Document, pk=uuid.UUID(str(pk)))
+    except ValueError:
+        raise Http404("no such document") from None
+
+
+CONTENT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+}
 
 
 def readable_documents(user):
@@ -51,7 +71,7 @@ class DocumentViewSet(
         return Document.objects.all()
 
     def get_object(self):
-        document = get_object_or_404(Document, pk=self.kwargs["pk"])
+        document = document_or_404(self.kwargs["pk"])
         require_role(self.request, document, NEEDED_ROLE[self.request.method])
         return document
 
@@ -69,7 +89,7 @@ class DocumentViewSet(
     )
     @action(detail=True, methods=["get"])
     def state(self, request, pk=None):
-        document = get_object_or_404(Document, pk=pk)
+        document = document_or_404(pk)
         require_role(request, document, Role.VIEWER)
         return HttpResponse(
             live.document_state(str(document.pk)), content_type="application/octet-stream"
@@ -82,7 +102,7 @@ class DocumentViewSet(
     )
     @action(detail=True, methods=["post"], parser_classes=[OctetStreamParser])
     def updates(self, request, pk=None):
-        document = get_object_or_404(Document, pk=pk)
+        document = document_or_404(pk)
         require_role(request, document, Role.EDITOR)
         body = request.data
         if not isinstance(body, bytes) or not body:
@@ -94,6 +114,33 @@ class DocumentViewSet(
         live.apply_update(str(document.pk), body)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(CONTENT_TYPES), default="json")],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/html"): OpenApiTypes.STR,
+            (200, "text/plain"): OpenApiTypes.STR,
+        },
+        description="The rich text (root `default`, as Tiptap writes it) as plain text (one line "
+        "per block), HTML, or ProseMirror JSON.",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[JSONRenderer],
+        content_negotiation_class=FirstRenderer,
+    )
+    def content(self, request, pk=None):
+        document = document_or_404(pk)
+        require_role(request, document, Role.VIEWER)
+        fmt = request.query_params.get("format", "json")
+        if fmt not in CONTENT_TYPES:
+            raise ValidationError({"format": [f"use one of {', '.join(CONTENT_TYPES)}"]})
+        body = content.render(live.document_state(str(document.pk)), fmt)
+        if fmt == "json":
+            body = json.dumps(body, ensure_ascii=False)
+        return HttpResponse(body, content_type=CONTENT_TYPES[fmt])
+
 
 class MemberViewSet(viewsets.ViewSet):
     """Sharing: owners list, add, change and remove members."""
@@ -103,7 +150,7 @@ class MemberViewSet(viewsets.ViewSet):
     lookup_value_regex = "[^/]+"
 
     def _document(self, request, document_pk):
-        document = get_object_or_404(Document, pk=document_pk)
+        document = document_or_404(document_pk)
         require_role(request, document, Role.OWNER)
         return document
 

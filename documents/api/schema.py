@@ -1,0 +1,47 @@
+"""OpenAPI post-processing: every operation documents the JSON errors it can answer with.
+
+drf-spectacular describes successes only; clients (and schemathesis) also need to know that a
+401, 403, 404 or 400 is a JSON object with a `detail` field (SPEC.md).
+"""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["detail"],
+}
+ERROR_DESCRIPTIONS = {
+    "400": "malformed request",
+    "401": "not authenticated",
+    "403": "authenticated, but not allowed",
+    "404": "no such document (or version, or member)",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            codes = ["400", "401", "403"]
+            if "{" in path:
+                codes.append("404")
+            for code in codes:
+                operation.setdefault("responses", {}).setdefault(
+                    code, {"description": ERROR_DESCRIPTIONS[code], "content": error}
+                )
+    return result
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer TOKEN` (tokens from `manage.py create_token`)."""
+
+    target_class = "documents.auth.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer"}

@@ -1,0 +1,240 @@
+"""A document's rich text, read on the server: ProseMirror JSON, HTML and plain text.
+
+Tiptap (through y-prosemirror) keeps its document in the XmlFragment `default`: one XmlElement
+per node, named after the node type, with the node's non-null attributes; text lives in XmlText
+children whose formatting attributes are the marks (`{"bold": {}}`, `{"link": {"href": ...}}`;
+a mark that may overlap itself is stored as `name--hash`). We read that tree into ProseMirror
+JSON first, then render HTML and text from the JSON, so the three formats always agree. Nodes
+and marks we do not know are kept (as a `div`/`span` with `data-type`), never dropped.
+
+Pure pycrdt: usable from the API, the admin and the engine's tests alike.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from pycrdt import Doc, XmlElement, XmlFragment, XmlText
+
+ROOT = "default"
+FORMATS = ("text", "html", "json")
+
+# Nodes that hold other blocks; their own text is that of their children.
+CONTAINERS = {
+    "doc",
+    "bulletList",
+    "orderedList",
+    "listItem",
+    "taskList",
+    "taskItem",
+    "blockquote",
+    "table",
+    "tableRow",
+    "tableCell",
+    "tableHeader",
+}
+# Nodes without content of their own (rendered as a void HTML element).
+LEAVES = {"horizontalRule": "---", "hardBreak": "\n", "image": ""}
+
+BLOCK_TAGS = {
+    "paragraph": "p",
+    "bulletList": "ul",
+    "orderedList": "ol",
+    "listItem": "li",
+    "blockquote": "blockquote",
+    "table": "table",
+    "tableRow": "tr",
+    "tableCell": "td",
+    "tableHeader": "th",
+}
+MARK_TAGS = {
+    "bold": "strong",
+    "italic": "em",
+    "strike": "s",
+    "code": "code",
+    "underline": "u",
+    "subscript": "sub",
+    "superscript": "sup",
+    "highlight": "mark",
+}
+SAFE_LINK_SCHEMES = ("http:", "https:", "mailto:", "tel:", "/", "#")
+
+
+def fragment_of(state: bytes | None) -> XmlFragment:
+    """The `default` fragment of a document given as one Yjs update."""
+    doc = Doc()
+    if state:
+        doc.apply_update(state)
+    return doc.get(ROOT, type=XmlFragment)
+
+
+def render(state: bytes | None, fmt: str) -> str | dict:
+    """The document in format `fmt` (one of FORMATS)."""
+    doc_json = to_prosemirror(fragment_of(state))
+    if fmt == "json":
+        return doc_json
+    if fmt == "html":
+        return to_html(doc_json)
+    if fmt == "text":
+        return to_text(doc_json)
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+# -- Y tree -> ProseMirror JSON ------------------------------------------------------------------
+def to_prosemirror(fragment: XmlFragment) -> dict:
+    return {"type": "doc", "content": _children_json(fragment)}
+
+
+def node_json(node: XmlElement | XmlText) -> list[dict]:
+    """One Y node as ProseMirror nodes (an XmlText is a run of text nodes)."""
+    if isinstance(node, XmlText):
+        return _text_json(node)
+    if isinstance(node, XmlElement):
+        out: dict[str, Any] = {"type": node.tag or "unknown"}
+        attrs = {key: _plain(value) for key, value in node.attributes if value is not None}
+        if attrs:
+            out["attrs"] = attrs
+        content = _children_json(node)
+        if content:
+            out["content"] = content
+        return [out]
+    return [{"type": "unknown"}]
+
+
+def _children_json(parent: XmlFragment | XmlElement) -> list[dict]:
+    return [item for child in parent.children for item in node_json(child)]
+
+
+def _text_json(text: XmlText) -> list[dict]:
+    nodes = []
+    for insert, attributes in text.diff():
+        if isinstance(insert, str):
+            if not insert:
+                continue
+            node: dict[str, Any] = {"type": "text", "text": insert}
+        elif isinstance(insert, XmlElement | XmlText):
+            nodes.extend(node_json(insert))
+            continue
+        else:
+            node = {"type": "embed", "attrs": {"value": _plain(insert)}}
+        marks = _marks(attributes or {})
+        if marks:
+            node["marks"] = marks
+        nodes.append(node)
+    return nodes
+
+
+def _marks(attributes: dict) -> list[dict]:
+    marks = []
+    for key, value in attributes.items():
+        if value is None or value is False:
+            continue
+        mark: dict[str, Any] = {"type": key.split("--", 1)[0]}
+        if isinstance(value, dict):
+            attrs = {k: _plain(v) for k, v in value.items() if v is not None}
+            if attrs:
+                mark["attrs"] = attrs
+        marks.append(mark)
+    return marks
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly values; Yjs numbers come back as floats (a heading level of 2.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+# -- ProseMirror JSON -> plain text --------------------------------------------------------------
+def to_text(doc_json: dict) -> str:
+    """One line per text block (paragraph, heading, code block...), in document order."""
+    lines: list[str] = []
+    _collect_lines(doc_json, lines)
+    return "\n".join(lines)
+
+
+def _collect_lines(node: dict, lines: list[str]) -> None:
+    kind = node.get("type")
+    content = node.get("content", [])
+    if kind in LEAVES:
+        lines.append(LEAVES[kind])
+    elif kind in CONTAINERS or (content and not any(_is_inline(c) for c in content)):
+        for child in content:
+            _collect_lines(child, lines)
+    else:
+        lines.append("".join(_inline_text(child) for child in content))
+
+
+def _is_inline(node: dict) -> bool:
+    return node.get("type") in ("text", "hardBreak", "embed", "mention", "image")
+
+
+def _inline_text(node: dict) -> str:
+    if node.get("type") == "text":
+        return node.get("text", "")
+    if node.get("type") == "hardBreak":
+        return "\n"
+    return "".join(_inline_text(child) for child in node.get("content", []))
+
+
+# -- ProseMirror JSON -> HTML --------------------------------------------------------------------
+def to_html(doc_json: dict) -> str:
+    return "".join(_node_html(child) for child in doc_json.get("content", []))
+
+
+def _node_html(node: dict) -> str:
+    kind = node.get("type", "")
+    attrs = node.get("attrs", {})
+    inner = "".join(_node_html(child) for child in node.get("content", []))
+    if kind == "text":
+        return _text_html(node)
+    if kind == "heading":
+        level = attrs.get("level", 1)
+        level = level if isinstance(level, int) and 1 <= level <= 6 else 1
+        return f"<h{level}>{inner}</h{level}>"
+    if kind == "codeBlock":
+        language = attrs.get("language")
+        cls = f' class="language-{escape(str(language))}"' if language else ""
+        return f"<pre><code{cls}>{inner}</code></pre>"
+    if kind == "orderedList" and attrs.get("start", 1) != 1:
+        return f'<ol start="{escape(str(attrs["start"]))}">{inner}</ol>'
+    if kind == "hardBreak":
+        return "<br>"
+    if kind == "horizontalRule":
+        return "<hr>"
+    if kind == "image":
+        src = attrs.get("src", "")
+        alt = attrs.get("alt") or ""
+        return f'<img src="{escape(_safe_url(src))}" alt="{escape(str(alt))}">'
+    if kind in BLOCK_TAGS:
+        tag = BLOCK_TAGS[kind]
+        return f"<{tag}>{inner}</{tag}>"
+    return f'<div data-type="{escape(kind)}">{inner}</div>'
+
+
+def _text_html(node: dict) -> str:
+    html = escape(node.get("text", ""), quote=False)
+    for mark in reversed(node.get("marks", [])):
+        kind = mark.get("type", "")
+        if kind == "link":
+            href = (mark.get("attrs") or {}).get("href", "")
+            html = f'<a href="{escape(_safe_url(str(href)))}">{html}</a>'
+        elif kind in MARK_TAGS:
+            tag = MARK_TAGS[kind]
+            html = f"<{tag}>{html}</{tag}>"
+        else:
+            html = f'<span data-mark="{escape(kind)}">{html}</span>'
+    return html
+
+
+def _safe_url(url: str) -> str:
+    """No `javascript:` links in HTML we serve."""
+    stripped = str(url).strip()
+    return stripped if stripped.lower().startswith(SAFE_LINK_SCHEMES) else "#"

@@ -1,0 +1,135 @@
+"""Version history: named snapshots on demand, automatic ones while a document is edited, restore.
+
+A version stores the whole document (one Yjs update) and the start of its text. Restoring never
+rewinds history: it writes, as a new change on top of the live document, whatever turns the
+document back into the version (documents.restore), so connected editors see it like any edit,
+undo history and later versions stay, and edits made meanwhile merge.
+
+Automatic versions: a task on the server loop looks at the open rooms every few seconds; a
+document whose state changed gets a version COLLAB_AUTO_VERSION_MINUTES after its first
+unversioned edit (0 turns them off). It only reads state vectors on the loop; the snapshot is
+written to the database in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from documents import content, live
+from documents.models import Document, DocumentVersion
+from documents.storage import load_document_state
+
+log = logging.getLogger("collab.versions")
+
+PREVIEW_CHARS = 200
+
+
+def preview_of(state: bytes | None) -> str:
+    text = content.render(state, "text")
+    text = " ".join(line for line in text.splitlines() if line.strip())
+    return text[:PREVIEW_CHARS]
+
+
+def create_version(
+    document: Document, *, name: str = "", author=None, automatic: bool = False
+) -> DocumentVersion:
+    """Snapshot the live document (edits not yet flushed included)."""
+    state = live.document_state(str(document.pk))
+    return save_version(document.pk, state, name=name, author=author, automatic=automatic)
+
+
+def save_version(
+    document_id, state: bytes, *, name: str = "", author=None, automatic: bool = False
+) -> DocumentVersion:
+    return DocumentVersion.objects.create(
+        document_id=document_id,
+        name=name,
+        author=author,
+        automatic=automatic,
+        state=state,
+        preview=preview_of(state),
+    )
+
+
+def restore_version(version: DocumentVersion) -> bool:
+    """Make the live document equal to `version` for everyone; False if it already was."""
+    return live.restore_state(str(version.document_id), bytes(version.state))
+
+
+# -- automatic versions ---------------------------------------------------------------------------
+def _save_automatic(document_id: str, state: bytes | None, period: float) -> None:
+    if state is None:
+        state = load_document_state(document_id)
+    if not state or not Document.objects.filter(pk=document_id).exists():
+        return
+    recent = timezone.now() - timedelta(seconds=period / 2)
+    if DocumentVersion.objects.filter(document_id=document_id, created_at__gte=recent).exists():
+        return  # another process (or a person) just took one
+    save_version(document_id, state, name="Automatic version", automatic=True)
+
+
+class AutoVersions:
+    """Watches one registry's rooms and snapshots the ones being edited."""
+
+    def __init__(self, registry, minutes: float) -> None:
+        self.registry = registry
+        self.period = minutes * 60
+        self.tick = min(30.0, max(self.period / 6, 0.2))
+        self._seen: dict[str, bytes] = {}
+        self._dirty_since: dict[str, float] = {}
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            try:
+                await self.check(time.monotonic())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("automatic versions: check failed")
+
+    async def check(self, now: float) -> None:
+        rooms = dict(self.registry.rooms)
+        for name, room in rooms.items():
+            state_vector = room.doc.get_state()
+            previous = self._seen.get(name)
+            self._seen[name] = state_vector
+            if previous is not None and previous != state_vector:
+                self._dirty_since.setdefault(name, now)
+        for name in [n for n in self._seen if n not in rooms]:
+            del self._seen[name]
+        due = [n for n, since in self._dirty_since.items() if now - since >= self.period]
+        for name in due:
+            del self._dirty_since[name]
+            room = rooms.get(name)
+            state = room.doc.get_update() if room is not None else None
+            await database_sync_to_async(_save_automatic)(name, state, self.period)
+
+
+_watchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def watch(registry) -> None:
+    """Start automatic versions for this registry (once; a no-op when turned off)."""
+    minutes = settings.COLLAB_AUTO_VERSION_MINUTES
+    if minutes <= 0 or registry in _watchers:
+        return
+    task = asyncio.get_running_loop().create_task(AutoVersions(registry, minutes).run())
+    _watchers[registry] = task
+
+
+async def stop_watching(registry) -> None:
+    task = _watchers.pop(registry, None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
