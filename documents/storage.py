@@ -102,11 +102,11 @@ def compact_document(name: str) -> None:
         if not rows:
             return
         latest = DocumentSnapshot.objects.filter(document_id=name).order_by("-id").first()
+        pieces = ([bytes(latest.data)] if latest is not None else []) + [
+            bytes(data) for _, data in rows
+        ]
         doc = Doc()
-        if latest is not None:
-            doc.apply_update(bytes(latest.data))
-        for _, data in rows:
-            doc.apply_update(bytes(data))
+        doc.apply_update(fold_updates(pieces))
         folded_ids = [row_id for row_id, _ in rows]
         snapshot = DocumentSnapshot.objects.create(
             document_id=name,

@@ -39,6 +39,7 @@ from documents.sync.broadcast import (
     Broadcast,
     Envelope,
 )
+from documents.sync.room import MissingDependencies
 from documents.sync.varint import DecodeError, Reader, write_var_bytes
 
 if TYPE_CHECKING:
@@ -121,7 +122,15 @@ class PeerSync:
             self._release(room.name, envelope.origin, int(envelope.payload))
 
     def _apply_from_peer(self, room: Room, envelope: Envelope) -> None:
-        change = room.apply_update(envelope.payload)
+        try:
+            change = room.apply_update(envelope.payload)
+        except MissingDependencies:
+            # Another process's update overtook what it depends on: ask that process for the
+            # whole difference, which arrives as one self-contained update.
+            self.broadcast.send_to(
+                envelope.origin, room.name, KIND_SYNC_REQUEST, room.doc.get_state()
+            )
+            return
         if change is not None:
             if envelope.seq == 0:
                 self.repairs += 1

@@ -12,11 +12,11 @@ is malformed; an update must pass `check_update` before anyone hands it to pycrd
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pycrdt import create_awareness_message, create_update_message
 
-from documents.sync.update_check import InvalidUpdate, check_update
+from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 from documents.sync.varint import DecodeError, Reader, write_var_bytes, write_var_uint
 
 MESSAGE_SYNC = 0
@@ -44,11 +44,13 @@ class SyncStep1:
 @dataclass(frozen=True, slots=True)
 class SyncStep2:
     update: bytes
+    shape: UpdateShape | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class SyncUpdate:
     update: bytes
+    shape: UpdateShape | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,10 @@ def _parse_sync(reader: Reader) -> Message:
         return SyncStep1(body)
     if sub_type in (SYNC_STEP2, SYNC_UPDATE):
         try:
-            check_update(body)
+            shape = check_update(body)
         except InvalidUpdate as exc:
             raise ProtocolError(f"undecodable update: {exc}") from exc
-        return SyncStep2(body) if sub_type == SYNC_STEP2 else SyncUpdate(body)
+        return SyncStep2(body, shape) if sub_type == SYNC_STEP2 else SyncUpdate(body, shape)
     raise ProtocolError(f"unknown sync message type {sub_type}")
 
 

@@ -9,6 +9,7 @@ channel-layer message per socket), and reports every accepted change to its `Roo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -25,6 +26,8 @@ from documents.sync.protocol import (
     SyncStep2,
     SyncUpdate,
 )
+from documents.sync.stats import RELAY
+from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 
 _PASS_THROUGH = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -41,6 +44,11 @@ class Client(Protocol):
 
     def close(self, code: int) -> None:
         """Close the socket with `code`; must not block."""
+
+
+class MissingDependencies(Exception):
+    """The update refers to content this room has not seen: it was not applied (Yrs would keep
+    it pending and, in some orders, integrate it wrongly); ask its sender for a difference."""
 
 
 class Overloaded(Exception):
@@ -98,7 +106,12 @@ class Room:
             client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
         elif isinstance(message, SyncStep2 | SyncUpdate):
             if client.can_write:
-                self._accept_update(message.update, exclude=client)
+                try:
+                    self._accept_update(message.update, message.shape, exclude=client)
+                except MissingDependencies:
+                    # Ask for a self-contained difference: y-websocket clients answer our
+                    # sync step 1 with everything we lack, in an order Yrs integrates right.
+                    client.send(protocol.encode_sync_step1(self.doc.get_state()))
         elif isinstance(message, AwarenessUpdate):
             self._accept_awareness(client, message)
         elif isinstance(message, QueryAwareness):
@@ -106,13 +119,23 @@ class Room:
         elif isinstance(message, AuthMessage):
             pass
 
-    def apply_update(self, update: bytes, *, exclude: Client | None = None) -> bytes | None:
+    def apply_update(
+        self, update: bytes, *, exclude: Client | None = None, check_dependencies: bool = True
+    ) -> bytes | None:
         """Apply an update that came from elsewhere (HTTP, another process, storage).
 
         Returns what it changed (None if nothing), after relaying that to this room's clients.
         The listener is not told: the caller decides whether it must be persisted or forwarded.
+        Raises MissingDependencies (and applies nothing) if the update refers to content this
+        room has not seen, unless `check_dependencies` is off (loading from storage).
         """
-        change = self._apply(update)
+        shape = None
+        if check_dependencies:
+            try:
+                shape = check_update(update)
+            except InvalidUpdate as exc:
+                raise ProtocolError(f"undecodable update: {exc}") from None
+        change = self._apply(update, shape)
         if change is not None:
             self._fan_out(protocol.encode_update(change), exclude=exclude)
         return change
@@ -129,22 +152,26 @@ class Room:
             client.send(frame)
 
     # -- internals -------------------------------------------------------------------------
-    def _accept_update(self, update: bytes, exclude: Client) -> None:
+    def _accept_update(self, update: bytes, shape: UpdateShape | None, exclude: Client) -> None:
         if not self.listener.has_room_for(len(update)):
             raise Overloaded(f"{self.name}: unflushed edits fill the buffer")
-        change = self._apply(update)
+        change = self._apply(update, shape)
         if change is None:
             return
         self._fan_out(protocol.encode_update(change), exclude=exclude)
         self.listener.update_accepted(self, change)
 
-    def _apply(self, update: bytes) -> bytes | None:
+    def _apply(self, update: bytes, shape: UpdateShape | None) -> bytes | None:
         """Apply into the Doc; return the change it made, or None if it added nothing new.
 
         pycrdt raises PanicException (a BaseException) on some bad updates: any failure is the
         sender's fault and closes only its connection, never the room."""
         if update == EMPTY_UPDATE:
             return None
+        if shape is not None and shape.missing_dependencies(
+            protocol.decode_state_vector(self.doc.get_state())
+        ):
+            raise MissingDependencies(self.name)
         self._last_change = None
         try:
             self.doc.apply_update(update)
@@ -188,9 +215,12 @@ class Room:
         )
 
     def _fan_out(self, frame: bytes, exclude: Client | None) -> None:
+        started, sent = time.perf_counter(), 0
         for client in self.clients:
             if client is not exclude:
                 client.send(frame)
+                sent += 1
+        RELAY.record(frame, sent, time.perf_counter() - started)
 
     def expire_awareness(self, older_than_ms: int, now_ms: int) -> None:
         """Drop awareness states not renewed within the timeout (a client of a dead process)."""

@@ -112,7 +112,7 @@ class RoomRegistry:
         await self.broadcast.subscribe(name)  # before loading: nothing published meanwhile is lost
         state = await self.store.load(name)
         if state:
-            room.apply_update(state)
+            room.apply_update(state, check_dependencies=False)
         return room
 
     def leave(self, room: Room, client: Client) -> None:
@@ -161,7 +161,7 @@ class RoomRegistry:
         """An update that did not come from a socket (the HTTP API): apply, relay, store,
         publish; return once it is committed."""
         room = await self.open(name)
-        change = room.apply_update(update)
+        change = room.apply_update(update, check_dependencies=False)
         if change is not None:
             self.update_accepted(room, change)
         self._unload_when_idle(room)

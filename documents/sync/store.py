@@ -11,6 +11,9 @@ from typing import Protocol
 
 from pycrdt import Doc
 
+from documents.sync.protocol import decode_state_vector
+from documents.sync.update_check import UpdateShape, check_update
+
 
 class DocumentStore(Protocol):
     async def load(self, name: str) -> bytes | None:
@@ -26,14 +29,44 @@ class DocumentStore(Protocol):
 
 
 def fold_updates(updates: Iterable[bytes]) -> bytes:
-    """One update equal to the given ones, by applying into a Doc and encoding its state.
+    """One update equal to the given ones, whatever order they are stored in.
 
-    pycrdt.merge_updates is superlinear in the number of updates (100k: about a minute); applying
-    into a Doc is linear."""
+    A log written by several processes is not in causal order, and Yrs integrates an update
+    whose dependencies come later incorrectly in some orders (pycrdt 0.14: about one shuffled
+    history in five lost or misplaced content). So updates are applied in causal order: one
+    whose dependencies are not in the Doc yet waits until they are. (pycrdt.merge_updates
+    orders structs itself, but applying its result took 13 s for 100k keystrokes, against
+    0.5 s one by one.)"""
     doc = Doc()
+    waiting: list[tuple[bytes, UpdateShape]] = []
     for update in updates:
+        shape = check_update(update)
+        if shape.missing_dependencies(decode_state_vector(doc.get_state())):
+            waiting.append((update, shape))
+            continue
+        doc.apply_update(update)
+        if waiting:
+            waiting = _apply_ready(doc, waiting)
+    for update, _ in waiting:  # dependencies never stored: let Yrs keep them pending
         doc.apply_update(update)
     return doc.get_update()
+
+
+def _apply_ready(doc: Doc, waiting: list[tuple[bytes, UpdateShape]]):
+    progress = True
+    while progress and waiting:
+        progress = False
+        state = decode_state_vector(doc.get_state())
+        still = []
+        for update, shape in waiting:
+            if shape.missing_dependencies(state):
+                still.append((update, shape))
+            else:
+                doc.apply_update(update)
+                progress = True
+                state = decode_state_vector(doc.get_state())
+        waiting = still
+    return waiting
 
 
 class MemoryStore:

@@ -7,10 +7,18 @@ larger than the bytes left, any clock past what Yjs can write (2**53), nesting d
 real document has, or trailing bytes. It decodes nothing into objects; it only proves the
 shape is honest, so that what reaches pycrdt is at worst a semantic error it reports cleanly.
 
+The walk also records what the update depends on (`UpdateShape`): Yrs integrates an update
+whose dependencies arrive later incorrectly in some orders (measured with pycrdt 0.14: content
+lost or misplaced in about one shuffled history in five), so the room applies only updates
+whose dependencies it already has, and asks the sender for a self-contained difference
+otherwise (documents.sync.room).
+
 Format reference: Yjs `UpdateDecoderV1` / `readStructs` / `readDeleteSet` and lib0 `readAny`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from documents.sync.varint import DecodeError, Reader
 
@@ -43,16 +51,50 @@ class InvalidUpdate(ValueError):
     """The bytes are not a well-formed Yjs v1 update."""
 
 
-def check_update(update: bytes | memoryview) -> None:
-    """Raise InvalidUpdate unless `update` is a structurally sound Yjs v1 update."""
+@dataclass(slots=True)
+class UpdateShape:
+    """What an update contains and what it refers to, by (client, clock)."""
+
+    ranges: dict[int, tuple[int, int]] = field(default_factory=dict)  # client -> [start, end)
+    references: list[tuple[int, int]] = field(default_factory=list)  # origins and parents
+    deletes: list[tuple[int, int]] = field(default_factory=list)  # (client, end clock)
+
+    def _has(self, client: int, clock: int, state: dict[int, int]) -> bool:
+        if clock < state.get(client, 0):
+            return True
+        start_end = self.ranges.get(client)
+        return start_end is not None and start_end[0] <= clock < start_end[1]
+
+    def missing_dependencies(self, state: dict[int, int]) -> bool:
+        """True if applying this update to a document with state vector `state` would leave
+        part of it pending: a gap before its first struct, a reference to an unknown item, or
+        a deletion of items not seen yet."""
+        for client, (start, _end) in self.ranges.items():
+            if start > state.get(client, 0):
+                return True
+        for client, clock in self.references:
+            if not self._has(client, clock, state):
+                return True
+        for client, end in self.deletes:
+            known = max(state.get(client, 0), self.ranges.get(client, (0, 0))[1])
+            if end > known:
+                return True
+        return False
+
+
+def check_update(update: bytes | memoryview) -> UpdateShape:
+    """Raise InvalidUpdate unless `update` is a structurally sound Yjs v1 update; return its
+    shape."""
     reader = Reader(update)
+    shape = UpdateShape()
     try:
-        _check_structs(reader)
-        _check_delete_set(reader)
+        _check_structs(reader, shape)
+        _check_delete_set(reader, shape)
     except DecodeError as exc:
         raise InvalidUpdate(str(exc)) from exc
     if not reader.at_end():
         raise InvalidUpdate(f"{reader.remaining} trailing bytes after the update")
+    return shape
 
 
 def _check_clock(clock: int, length: int = 0) -> None:
@@ -60,40 +102,52 @@ def _check_clock(clock: int, length: int = 0) -> None:
         raise DecodeError("clock out of range")
 
 
-def _check_structs(reader: Reader) -> None:
+def _check_structs(reader: Reader, shape: UpdateShape) -> None:
     for _ in range(reader.read_count()):
         struct_count = reader.read_count()
-        reader.read_var_uint()  # client id
-        clock = reader.read_var_uint()
+        client = reader.read_var_uint()
+        start = clock = reader.read_var_uint()
         _check_clock(clock)
         for _ in range(struct_count):
-            clock += _check_struct(reader)
+            clock += _check_struct(reader, shape)
             _check_clock(clock)
+        if clock > start:
+            known = shape.ranges.get(client)
+            shape.ranges[client] = (
+                (start, clock)
+                if known is None
+                else (
+                    min(known[0], start),
+                    max(known[1], clock),
+                )
+            )
 
 
-def _check_struct(reader: Reader) -> int:
+def _check_struct(reader: Reader, shape: UpdateShape) -> int:
     """Walk one struct; return how many clock ticks it spans."""
     info = reader.read_u8()
     content = info & CONTENT_MASK
     if content in (CONTENT_GC, CONTENT_SKIP):
         return _positive_length(reader)
     if info & BIT_ORIGIN:
-        _check_id(reader)
+        shape.references.append(_check_id(reader))
     if info & BIT_RIGHT_ORIGIN:
-        _check_id(reader)
+        shape.references.append(_check_id(reader))
     if not info & (BIT_ORIGIN | BIT_RIGHT_ORIGIN):
         if reader.read_var_uint() == 1:
             reader.read_var_string()  # parent is a root type, named
         else:
-            _check_id(reader)
+            shape.references.append(_check_id(reader))
         if info & BIT_PARENT_SUB:
             reader.read_var_string()
     return _check_content(reader, content)
 
 
-def _check_id(reader: Reader) -> None:
-    reader.read_var_uint()
-    _check_clock(reader.read_var_uint())
+def _check_id(reader: Reader) -> tuple[int, int]:
+    client = reader.read_var_uint()
+    clock = reader.read_var_uint()
+    _check_clock(clock)
+    return client, clock
 
 
 def _positive_length(reader: Reader) -> int:
@@ -172,10 +226,11 @@ def _check_any(reader: Reader, depth: int) -> None:
         raise DecodeError(f"unknown value tag {tag}")
 
 
-def _check_delete_set(reader: Reader) -> None:
+def _check_delete_set(reader: Reader, shape: UpdateShape) -> None:
     for _ in range(reader.read_count()):
-        reader.read_var_uint()  # client id
+        client = reader.read_var_uint()
         for _ in range(reader.read_count()):
             clock = reader.read_var_uint()
             length = reader.read_var_uint()
             _check_clock(clock, length)
+            shape.deletes.append((client, clock + length))

@@ -25,11 +25,19 @@ from documents.sync.varint import Reader
 
 
 class YClient:
-    def __init__(self, url: str, *, headers: dict | None = None, origin: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict | None = None,
+        origin: str | None = None,
+        doc: Doc | None = None,
+    ):
+        """`doc`: reconnect with a document kept from an earlier connection (offline edits)."""
         self.url = url
         self.headers = headers or {}
         self.origin = origin
-        self.doc = Doc()
+        self.doc = doc if doc is not None else Doc()
         self.text = self.doc.get("text", type=Text)
         self.awareness: dict[int, dict | None] = {}
         self.acks: list[bytes] = []
@@ -40,7 +48,7 @@ class YClient:
         self.ws = None
         self._task: asyncio.Task | None = None
         self._applying_remote = False
-        self.doc.observe(self._on_local_change)
+        self._subscription = self.doc.observe(self._on_local_change)
 
     async def connect(self) -> YClient:
         self.ws = await websockets.connect(
@@ -122,6 +130,8 @@ class YClient:
             await asyncio.sleep(0.01)
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.doc.unobserve(self._subscription)
         if self.ws is not None:
             await self.ws.close()
         if self._task is not None:
