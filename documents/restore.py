@@ -15,6 +15,8 @@ from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
 from documents.content import ROOT, node_json
 
+EMPTY_UPDATE = b"\x00\x00"
+
 
 def restore_update(current_state: bytes | None, version_state: bytes | None) -> bytes | None:
     """The update that makes `current_state` equal to `version_state`, or None if they are."""
@@ -27,11 +29,13 @@ def restore_update(current_state: bytes | None, version_state: bytes | None) -> 
     current = scratch.get(ROOT, type=XmlFragment)
     target = target_doc.get(ROOT, type=XmlFragment)
 
-    before = scratch.get_state()
+    changes: list[bytes] = []
+    subscription = scratch.observe(lambda event: changes.append(event.update))
     with scratch.transaction(origin="restore"):
         _replace_children(current, target)
-    change = scratch.get_update(before)
-    return None if scratch.get_state() == before else change
+    scratch.unobserve(subscription)
+    # A deletion alone leaves the state vector as it was: judge by the transaction's own update.
+    return changes[0] if changes and changes[0] != EMPTY_UPDATE else None
 
 
 def _replace_children(current: XmlFragment | XmlElement, target: XmlFragment | XmlElement) -> None:
