@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally (no CDN)
     "documents",
 ]
 
@@ -97,7 +98,13 @@ if REDIS_URL:
             "BACKEND": env_str(
                 "COLLAB_CHANNEL_LAYER", "channels_redis.pubsub.RedisPubSubChannelLayer"
             ),
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Processes share groups only within one prefix (one deployment per Redis).
+                "prefix": env_str("COLLAB_CHANNEL_PREFIX", "collab"),
+                # RedisChannelLayer drops messages past capacity; anti-entropy heals, but rarely.
+                "capacity": 10_000,
+            },
         }
     }
 else:
@@ -118,7 +125,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+# The container image collects static files at build time into COLLAB_STATIC_ROOT (/app/static).
+STATIC_ROOT = Path(env_str("COLLAB_STATIC_ROOT") or BASE_DIR / "var" / "static")
 STATICFILES_DIRS = [d for d in [BASE_DIR / "frontend" / "dist"] if d.exists()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -126,7 +134,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# Behind a TLS-terminating proxy: trust X-Forwarded-Proto (documented in docs/self-hosting.md).
+# --- Security (docs/self-hosting.md: production settings; `check --deploy` is clean with them) ---
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto and X-Forwarded-Host. Only set this
+# when the proxy overwrites those headers (a client could otherwise claim https).
 COLLAB_BEHIND_PROXY = env_bool("COLLAB_BEHIND_PROXY")
 if COLLAB_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -135,9 +145,13 @@ if COLLAB_BEHIND_PROXY:
 SESSION_COOKIE_SECURE = env_bool("COLLAB_SECURE_COOKIES", default=not (DEBUG or EMBEDDED))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("COLLAB_SSL_REDIRECT")
+# Probes speak plain HTTP to the process itself (container healthchecks, load balancers).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("COLLAB_HSTS_SECONDS", 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "COLLAB_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0
+)
+SECURE_HSTS_PRELOAD = env_bool("COLLAB_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -155,13 +169,34 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Documents, members, state and updates of Collab's collaborative documents.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "documents.api.schema.add_error_responses",
+    ],
 }
 
+# --- Logging: COLLAB_LOG_FORMAT=json (the container's default) writes one JSON object per line to
+# stdout for log collectors (collab/logging.py); `plain` writes readable lines to stderr.
+COLLAB_LOG_FORMAT = env_str("COLLAB_LOG_FORMAT", "plain").strip().lower()
+if COLLAB_LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("COLLAB_LOG_FORMAT must be 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "collab.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": COLLAB_LOG_FORMAT,
+            "stream": "ext://sys.stdout" if COLLAB_LOG_FORMAT == "json" else "ext://sys.stderr",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
@@ -173,7 +208,10 @@ COLLAB_COMPACT_AFTER_UPDATES = env_int("COLLAB_COMPACT_AFTER_UPDATES", 500)
 COLLAB_ROOM_IDLE_SECONDS = env_int("COLLAB_ROOM_IDLE_SECONDS", 30)
 COLLAB_PENDING_BYTES_LIMIT = env_int("COLLAB_PENDING_BYTES_LIMIT", 256 * 1024 * 1024)
 COLLAB_SEND_QUEUE_LIMIT = env_int("COLLAB_SEND_QUEUE_LIMIT", 10_000)
+COLLAB_SEND_BUFFER_LIMIT = env_int("COLLAB_SEND_BUFFER_LIMIT", 32 * 1024 * 1024)
 COLLAB_ANTI_ENTROPY_SECONDS = env_int("COLLAB_ANTI_ENTROPY_SECONDS", 5)
 COLLAB_CONNECTIONS_PER_MINUTE = env_int("COLLAB_CONNECTIONS_PER_MINUTE", 600)
 COLLAB_MAX_DOCUMENT_BYTES = env_int("COLLAB_MAX_DOCUMENT_BYTES", 64 * 1024 * 1024)
 COLLAB_MAX_AWARENESS_BYTES = env_int("COLLAB_MAX_AWARENESS_BYTES", 64 * 1024)
+# Automatic versions: minutes after the first unversioned edit; 0 turns them off.
+COLLAB_AUTO_VERSION_MINUTES = float(env_str("COLLAB_AUTO_VERSION_MINUTES", "10"))

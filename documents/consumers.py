@@ -17,15 +17,20 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from documents import metrics, presence
 from documents.access import at_least, role_for
 from documents.models import Document, Role
 from documents.origins import handshake_origin, origin_allowed
+from documents.ratelimit import ConnectionRateLimit
 from documents.runtime import get_registry
 from documents.sync.closecodes import CloseCode
 from documents.sync.protocol import ProtocolError
-from documents.sync.room import Overloaded
+from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
+
+PARSE_OFF_LOOP_BYTES = 64 * 1024
+connection_rate = ConnectionRateLimit(settings.COLLAB_CONNECTIONS_PER_MINUTE)
 
 
 class SocketClient:
@@ -85,13 +90,18 @@ class DocumentConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         await self.accept()
-        refusal, role = await self._authorize()
+        if not connection_rate.allow(self.client_address):
+            refusal, role = CloseCode.TOO_MANY_CONNECTIONS, None
+        else:
+            refusal, role = await self._authorize()
         if refusal is not None:
+            metrics.connection_refused(refusal)
             await self.close(code=int(refusal))
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
         self.room = await get_registry().join(self.document_id, self.client)
+        presence.joined(self)  # admin's "connected now": a row written in the background
 
     async def _authorize(self) -> tuple[int | None, str | None]:
         if not origin_allowed(handshake_origin(self.scope)):
@@ -116,19 +126,29 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         if bytes_data is None:
             self.client.close(CloseCode.MALFORMED)
             return
+        metrics.frame_received(bytes_data)
         try:
-            self.room.receive(self.client, bytes_data)
+            if len(bytes_data) > PARSE_OFF_LOOP_BYTES:
+                # Checking a large update walks every struct in Python: keep the loop free.
+                message = await asyncio.to_thread(self.room.parse, bytes_data)
+            else:
+                message = self.room.parse(bytes_data)
+            if self.room is not None:
+                self.room.receive_message(self.client, message)
         except ProtocolError as exc:
             log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
             self.client.close(CloseCode.MALFORMED)
         except Overloaded:
             self.client.close(CloseCode.TRY_AGAIN_LATER)
+        except DocumentTooLarge:
+            self.client.close(CloseCode.TOO_LARGE)
 
     async def disconnect(self, code):
         if self.room is not None and self.client is not None:
             get_registry().leave(self.room, self.client)
             self.client.stop()
             self.room = None
+            await presence.left(self)
 
     def close_after_drain(self, code: int) -> None:
         """Close once every frame queued before the close has been written."""

@@ -4,6 +4,7 @@ built from settings with the ORM store and the broadcast that fits the channel l
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import weakref
 
 from django.conf import settings
@@ -24,6 +25,7 @@ def registry_config() -> RegistryConfig:
         max_awareness_bytes=settings.COLLAB_MAX_AWARENESS_BYTES,
         pending_bytes_limit=settings.COLLAB_PENDING_BYTES_LIMIT,
         anti_entropy_seconds=settings.COLLAB_ANTI_ENTROPY_SECONDS,
+        max_document_bytes=settings.COLLAB_MAX_DOCUMENT_BYTES,
     )
 
 
@@ -57,7 +59,11 @@ def run_on_server_loop(make_coroutine, timeout: float = 30.0):
     """
     for loop, _registry in list(_registries.items()):
         if loop.is_running() and not loop.is_closed():
-            future = asyncio.run_coroutine_threadsafe(make_coroutine(), loop)
+            # An empty context: the view's thread-sensitive executor (asgiref) must not be
+            # inherited, or the coroutine's database calls would wait for the blocked view.
+            future = contextvars.Context().run(
+                asyncio.run_coroutine_threadsafe, make_coroutine(), loop
+            )
             return True, future.result(timeout)
     return False, None
 

@@ -51,6 +51,10 @@ class MissingDependencies(Exception):
     it pending and, in some orders, integrate it wrongly); ask its sender for a difference."""
 
 
+class DocumentTooLarge(Exception):
+    """Accepting the update would grow the document past its size limit: close 4413."""
+
+
 class Overloaded(Exception):
     """The process cannot keep more edits now (its unflushed buffer is full): close 1013."""
 
@@ -67,8 +71,19 @@ class RoomListener(Protocol):
 
 
 class Room:
-    def __init__(self, name: str, listener: RoomListener, *, max_awareness_bytes: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        listener: RoomListener,
+        *,
+        max_awareness_bytes: int,
+        max_document_bytes: int | None = None,
+    ) -> None:
         self.name = name
+        self.max_document_bytes = max_document_bytes
+        # What the document weighs: stored state plus accepted changes (an upper bound, since
+        # deletions and garbage collection shrink it; compaction resets it on the next load).
+        self.size_bytes = 0
         self.doc = Doc()
         self.clients: set[Client] = set()
         self.listener = listener
@@ -101,7 +116,13 @@ class Room:
     # -- incoming --------------------------------------------------------------------------
     def receive(self, client: Client, frame: bytes) -> None:
         """Handle one frame from `client`; raise ProtocolError if it is malformed."""
-        message = protocol.parse_message(frame, max_awareness_bytes=self.max_awareness_bytes)
+        self.receive_message(client, self.parse(frame))
+
+    def parse(self, frame: bytes) -> protocol.Message:
+        """Parse and check a frame. Pure: a large frame can be parsed off the event loop."""
+        return protocol.parse_message(frame, max_awareness_bytes=self.max_awareness_bytes)
+
+    def receive_message(self, client: Client, message: protocol.Message) -> None:
         if isinstance(message, SyncStep1):
             client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
         elif isinstance(message, SyncStep2 | SyncUpdate):
@@ -155,6 +176,8 @@ class Room:
     def _accept_update(self, update: bytes, shape: UpdateShape | None, exclude: Client) -> None:
         if not self.listener.has_room_for(len(update)):
             raise Overloaded(f"{self.name}: unflushed edits fill the buffer")
+        if self.max_document_bytes and self.size_bytes + len(update) > self.max_document_bytes:
+            raise DocumentTooLarge(f"{self.name} would pass {self.max_document_bytes} bytes")
         change = self._apply(update, shape)
         if change is None:
             return
@@ -180,7 +203,10 @@ class Room:
         except BaseException as exc:
             raise ProtocolError(f"update rejected by Yrs: {exc!r}") from None
         change, self._last_change = self._last_change, None
-        return change if change and change != EMPTY_UPDATE else None
+        if not change or change == EMPTY_UPDATE:
+            return None
+        self.size_bytes += len(change)
+        return change
 
     def _remember_change(self, event) -> None:
         self._last_change = event.update

@@ -33,6 +33,7 @@ class RegistryConfig:
     pending_bytes_limit: int = 256 * 1024 * 1024
     awareness_timeout_ms: int = 30_000
     anti_entropy_seconds: float = 5.0
+    max_document_bytes: int | None = None
 
 
 class RoomRegistry:
@@ -108,7 +109,12 @@ class RoomRegistry:
         return room
 
     async def _load(self, name: str) -> Room:
-        room = Room(name, self, max_awareness_bytes=self.config.max_awareness_bytes)
+        room = Room(
+            name,
+            self,
+            max_awareness_bytes=self.config.max_awareness_bytes,
+            max_document_bytes=self.config.max_document_bytes,
+        )
         await self.broadcast.subscribe(name)  # before loading: nothing published meanwhile is lost
         state = await self.store.load(name)
         if state:

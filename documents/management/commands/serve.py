@@ -26,6 +26,7 @@ class Command(BaseCommand):
         from documents.daphne_server import CollabServer, adjust_daphne
 
         adjust_daphne()
+        CollabServer.send_buffer_limit = settings.COLLAB_SEND_BUFFER_LIMIT
         max_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
         proxy = {}
         if settings.COLLAB_BEHIND_PROXY:

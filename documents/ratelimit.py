@@ -1,0 +1,37 @@
+"""Connections per address per minute, counted in this process (4429 past the limit).
+
+A sliding window of timestamps per address; addresses with no recent connection are forgotten,
+so the table stays as small as the set of recent visitors. Behind a proxy, the address is the
+one from X-Forwarded-For (COLLAB_BEHIND_PROXY), so one proxy does not look like one visitor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+
+class ConnectionRateLimit:
+    def __init__(self, per_minute: int, window: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self._seen: dict[str, deque[float]] = {}
+        self._last_sweep = time.monotonic()
+
+    def allow(self, address: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self._sweep(now)
+        stamps = self._seen.setdefault(address, deque())
+        while stamps and now - stamps[0] >= self.window:
+            stamps.popleft()
+        if len(stamps) >= self.per_minute:
+            return False
+        stamps.append(now)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        if now - self._last_sweep < self.window:
+            return
+        self._last_sweep = now
+        for address in [a for a, s in self._seen.items() if not s or now - s[-1] >= self.window]:
+            del self._seen[address]
