@@ -18,19 +18,16 @@ ERROR_DESCRIPTIONS = {
     "400": "malformed request",
     "401": "not authenticated",
     "403": "authenticated, but not allowed",
-    "404": "no such document (or version, or member)",
+    "404": "no such document, version, member or page",
 }
 
 
 def add_error_responses(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for path, operations in result.get("paths", {}).items():
+    for operations in result.get("paths", {}).values():
         for operation in operations.values():
-            codes = ["400", "401", "403"]
-            if "{" in path:
-                codes.append("404")
-            for code in codes:
+            for code in ERROR_DESCRIPTIONS:
                 operation.setdefault("responses", {}).setdefault(
                     code, {"description": ERROR_DESCRIPTIONS[code], "content": error}
                 )

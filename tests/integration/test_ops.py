@@ -1,0 +1,122 @@
+"""Operations endpoints: /healthz, /readyz (database and Redis), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import pytest
+import requests
+import websockets
+from django.test import Client
+
+from documents.models import ApiToken, Document
+from tests.support.server import free_port, start_server
+from tests.support.yclient import YClient
+
+
+def test_healthz_says_the_process_is_alive(db):
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_the_database_answers(db):
+    response = Client().get("/readyz")
+    assert response.status_code == 200 and response.json()["status"] == "ready"
+
+
+def wait_status(url: str, status: int) -> requests.Response:
+    for _ in range(100):
+        response = requests.get(url, timeout=10)
+        if response.status_code == status:
+            return response
+        time.sleep(0.1)
+    return response
+
+
+def test_readyz_turns_503_while_redis_is_unreachable_and_back(transactional_db, tmp_path):
+    port = free_port()
+    server = start_server(REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    redis = None
+    try:
+        down = wait_status(f"{server.http}/readyz", 503)
+        assert down.status_code == 503
+        assert "redis unreachable" in down.json()["detail"]
+        assert requests.get(f"{server.http}/healthz", timeout=10).status_code == 200
+
+        redis = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        assert wait_status(f"{server.http}/readyz", 200).json() == {"status": "ready"}
+
+        redis.terminate()
+        redis.wait(10)
+        redis = None
+        assert wait_status(f"{server.http}/readyz", 503).status_code == 503
+    finally:
+        if redis is not None:
+            redis.terminate()
+            redis.wait(10)
+        server.stop()
+
+
+@pytest.fixture
+def writer(transactional_db, make_user):
+    user = make_user("writer")
+    document = Document.objects.create(title="metrics", owner=user)
+    return str(document.id), ApiToken.issue(user)[1]
+
+
+def metric(text: str, name: str) -> float:
+    """The value of a sample line `name value` (labels included in `name`)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_metrics_count_connections_updates_relays_and_refusals(live_server_process, writer):
+    document_id, token = writer
+    server = live_server_process
+    url = f"{server.ws}/ws/documents/{document_id}"
+    alice = await YClient(f"{url}?token={token}").connect()
+    bob = await YClient(f"{url}?token={token}").connect()
+    await alice.wait_synced()
+    await bob.wait_synced()
+    alice.text += "measured"
+    await bob.wait_for(lambda: str(bob.text) == "measured")
+    async with websockets.connect(url) as stranger:  # no credentials: refused with 4401
+        with pytest.raises(websockets.ConnectionClosed):
+            await stranger.recv()
+    assert stranger.close_code == 4401
+    await asyncio.sleep(0.3)  # let the write-behind commit
+
+    response = await asyncio.to_thread(requests.get, f"{server.http}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = response.text
+    assert metric(text, "collab_open_connections") == 2
+    assert metric(text, "collab_open_rooms") == 1
+    assert metric(text, "collab_updates_received_total") >= 1
+    assert metric(text, "collab_received_bytes_total") > 0
+    assert metric(text, "collab_updates_relayed_total") >= 1
+    assert metric(text, "collab_relayed_bytes_total") > 0
+    assert metric(text, 'collab_connections_refused_total{code="4401"}') == 1
+    assert metric(text, "collab_flush_seconds_count") >= 1
+    assert metric(text, "collab_fan_out_seconds_count") >= 1
+    for client in (alice, bob):
+        await client.close()
