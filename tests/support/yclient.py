@@ -59,7 +59,7 @@ class YClient:
             open_timeout=10,
         )
         self._task = asyncio.get_running_loop().create_task(self._read())
-        await self.ws.send(protocol.encode_sync_step1(self.doc.get_state()))
+        await self._send(protocol.encode_sync_step1(self.doc.get_state()))
         return self
 
     async def _read(self) -> None:
