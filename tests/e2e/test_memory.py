@@ -1,0 +1,67 @@
+"""Bounded memory: documents opened and closed are unloaded, and the process does not grow."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+import requests
+
+from documents.models import ApiToken, Document
+from tests.support.server import start_server
+from tests.support.yclient import YClient
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        kilobytes = re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)
+    return int(kilobytes) * 1024
+
+
+def open_rooms(server) -> float:
+    text = requests.get(server.http + "/metrics", timeout=10).text
+    return float(re.search(r"^collab_open_rooms (\S+)$", text, re.M).group(1))
+
+
+@pytest.fixture
+def thousand_documents(transactional_db, make_user):
+    user = make_user("many")
+    documents = Document.objects.bulk_create(
+        [Document(title=f"doc {n}", owner=user) for n in range(1000)]
+    )
+    return [str(d.id) for d in documents], ApiToken.issue(user)[1]
+
+
+async def visit(server, document_id, token, n):
+    client = await YClient(f"{server.ws}/ws/documents/{document_id}?token={token}").connect()
+    await client.wait_synced()
+    client.text += f"visit {n} " + "z" * 2000
+    await asyncio.sleep(0.01)
+    await client.close()
+
+
+async def test_opening_and_closing_1000_documents_returns_memory(thousand_documents):
+    document_ids, token = thousand_documents
+    server = await asyncio.to_thread(
+        start_server, COLLAB_ROOM_IDLE_SECONDS="0", COLLAB_CONNECTIONS_PER_MINUTE="100000"
+    )
+    try:
+        pid = server.process.pid
+        start = rss_bytes(pid)
+        growth = []
+        for half in (document_ids[:500], document_ids[500:]):
+            for start_at in range(0, len(half), 20):
+                batch = half[start_at : start_at + 20]
+                await asyncio.gather(*(visit(server, d, token, i) for i, d in enumerate(batch)))
+            await asyncio.sleep(1.0)
+            assert await asyncio.to_thread(open_rooms, server) == 0  # every room unloaded
+            growth.append(rss_bytes(pid) - start)
+        print(
+            f"RSS at start {start >> 20} MiB, growth after 500 / 1000 documents: "
+            f"{growth[0] >> 20} / {growth[1] >> 20} MiB"
+        )
+        # The second 500 documents cost (almost) nothing more than the first: no leak per room.
+        assert growth[1] - growth[0] < max(0.25 * growth[0], 8 * 1024 * 1024)
+    finally:
+        server.stop()
