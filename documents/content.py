@@ -58,6 +58,13 @@ MARK_TAGS = {
     "superscript": "sup",
     "highlight": "mark",
 }
+# Outermost first, as Tiptap's schema ranks its marks.
+MARK_ORDER = {
+    name: rank
+    for rank, name in enumerate(
+        ["link", "bold", "italic", "underline", "strike", "code", "subscript", "superscript"]
+    )
+}
 SAFE_LINK_SCHEMES = ("http:", "https:", "mailto:", "tel:", "/", "#")
 
 
@@ -136,7 +143,8 @@ def _marks(attributes: dict) -> list[dict]:
             if attrs:
                 mark["attrs"] = attrs
         marks.append(mark)
-    return marks
+    # Yrs hands attributes back in no fixed order: sort them, so every format is stable.
+    return sorted(marks, key=lambda m: (MARK_ORDER.get(m["type"], len(MARK_ORDER)), m["type"]))
 
 
 def _plain(value: Any) -> Any:
