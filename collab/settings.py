@@ -133,6 +133,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Vite's hashed bundles never change under the same name: browsers may cache them for good.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.*assets/.+-[A-Za-z0-9_-]{8}\.(js|css)$"
 
 # --- Security (docs/self-hosting.md: production settings; `check --deploy` is clean with them) ---
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto and X-Forwarded-Host. Only set this
