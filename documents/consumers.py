@@ -21,7 +21,7 @@ from documents import metrics, presence
 from documents.access import at_least, role_for
 from documents.models import Document, Role
 from documents.origins import handshake_origin, origin_allowed
-from documents.ratelimit import ConnectionRateLimit
+from documents.ratelimit import ConnectionRateLimit, TokenBucket
 from documents.runtime import get_registry
 from documents.sync.closecodes import CloseCode
 from documents.sync.protocol import ProtocolError
@@ -30,6 +30,7 @@ from documents.sync.room import DocumentTooLarge, Overloaded
 log = logging.getLogger("collab.consumer")
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024
+AWARENESS_TYPE = b"\x01"
 connection_rate = ConnectionRateLimit(settings.COLLAB_CONNECTIONS_PER_MINUTE)
 
 
@@ -82,6 +83,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
 
     room = None
     client: SocketClient | None = None
+    _deferred_awareness: bytes | None = None
 
     @property
     def client_address(self) -> str:
@@ -100,6 +102,8 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
+        rate = settings.COLLAB_AWARENESS_PER_SECOND
+        self.awareness_budget = TokenBucket(rate, burst=rate)
         self.room = await get_registry().join(self.document_id, self.client)
         presence.joined(self)  # admin's "connected now": a row written in the background
 
@@ -127,6 +131,30 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.client.close(CloseCode.MALFORMED)
             return
         metrics.frame_received(bytes_data)
+        if bytes_data[:1] == AWARENESS_TYPE and not self.awareness_budget.take():
+            self._defer_awareness(bytes_data)
+            return
+        await self._handle_frame(bytes_data)
+
+    def _defer_awareness(self, frame: bytes) -> None:
+        """Over the presence rate: keep only the newest state and send it when the budget
+        allows, so a dragged cursor ends where it stopped without flooding everyone."""
+        first = self._deferred_awareness is None
+        self._deferred_awareness = frame
+        if first:
+            asyncio.get_running_loop().call_later(
+                self.awareness_budget.seconds_until_next(), self._send_deferred_awareness
+            )
+
+    def _send_deferred_awareness(self) -> None:
+        frame, self._deferred_awareness = self._deferred_awareness, None
+        if frame is not None and self.room is not None:
+            self.awareness_budget.take()
+            asyncio.get_running_loop().create_task(self._handle_frame(frame))
+
+    async def _handle_frame(self, bytes_data: bytes) -> None:
+        if self.room is None or self.client is None:
+            return
         try:
             if len(bytes_data) > PARSE_OFF_LOOP_BYTES:
                 # Checking a large update walks every struct in Python: keep the loop free.

@@ -35,3 +35,25 @@ class ConnectionRateLimit:
         self._last_sweep = now
         for address in [a for a, s in self._seen.items() if not s or now - s[-1] >= self.window]:
             del self._seen[address]
+
+
+class TokenBucket:
+    """`rate` events per second with bursts of `burst`; `take` says whether one may pass now."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.updated = time.monotonic()
+
+    def take(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def seconds_until_next(self) -> float:
+        return max(0.0, (1 - self.tokens) / self.rate)
