@@ -54,8 +54,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000 \
     COLLAB_STATIC_ROOT=/app/static \
     COLLAB_LOG_FORMAT=json
-RUN groupadd --system --gid 10001 collab \
- && useradd --system --uid 10001 --gid collab --home-dir /app --no-create-home \
+RUN groupadd --gid 10001 collab \
+ && useradd --uid 10001 --gid collab --home-dir /app --no-create-home \
     --shell /usr/sbin/nologin collab
 COPY --from=python /opt/venv /opt/venv
 COPY --from=python /app /app
