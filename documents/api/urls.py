@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -10,6 +10,22 @@ router = SimpleRouter()
 router.trailing_slash = "/?"  # SPEC writes `.../state` and `.../documents/`: both forms work
 router.register("documents", DocumentViewSet, basename="document")
 
+
+class UsernameConverter:
+    """Django's username characters only: anything else (a NUL byte, say) is a 404, never a
+    database error."""
+
+    regex = r"[\w.@+-]+"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(UsernameConverter, "username")
+
 members = MemberViewSet.as_view({"get": "list", "post": "create"})
 member = MemberViewSet.as_view({"delete": "destroy"})
 DOCUMENT = "documents/<uuid:document_pk>"
@@ -17,7 +33,7 @@ DOCUMENT = "documents/<uuid:document_pk>"
 urlpatterns = [
     *router.urls,
     path(f"{DOCUMENT}/members/", members, name="document-members"),
-    path(f"{DOCUMENT}/members/<str:username>/", member, name="document-member"),
+    path(f"{DOCUMENT}/members/<username:username>/", member, name="document-member"),
     path(f"{DOCUMENT}/versions/", VersionListView.as_view(), name="document-versions"),
     path(
         f"{DOCUMENT}/versions/<int:version_id>/restore/",
