@@ -170,6 +170,10 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.client.close(CloseCode.TRY_AGAIN_LATER)
         except DocumentTooLarge:
             self.client.close(CloseCode.TOO_LARGE)
+        except Exception:
+            # Our bug, not the client's: say so (1011) and keep serving everyone else.
+            log.exception("internal error on %s", self.document_id)
+            self.client.close(CloseCode.INTERNAL_ERROR)
 
     async def disconnect(self, code):
         if self.room is not None and self.client is not None:
