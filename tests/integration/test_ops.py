@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 
 import pytest
@@ -12,7 +11,8 @@ import websockets
 from django.test import Client
 
 from documents.models import ApiToken, Document
-from tests.support.server import free_port, start_server
+from tests.support.redis_server import RedisServer
+from tests.support.server import start_server
 from tests.support.yclient import YClient
 
 
@@ -35,42 +35,20 @@ def wait_status(url: str, status: int) -> requests.Response:
     return response
 
 
-def test_readyz_turns_503_while_redis_is_unreachable_and_back(transactional_db, tmp_path):
-    port = free_port()
-    server = start_server(REDIS_URL=f"redis://127.0.0.1:{port}/0")
-    redis = None
+def test_readyz_turns_503_while_redis_is_unreachable_and_back(transactional_db):
+    redis = RedisServer()  # a private one: its port is closed until started
+    server = start_server(REDIS_URL=redis.url)
     try:
         down = wait_status(f"{server.http}/readyz", 503)
         assert down.status_code == 503
         assert "redis unreachable" in down.json()["detail"]
         assert requests.get(f"{server.http}/healthz", timeout=10).status_code == 200
-
-        redis = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp_path),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        redis.start()
         assert wait_status(f"{server.http}/readyz", 200).json() == {"status": "ready"}
-
-        redis.terminate()
-        redis.wait(10)
-        redis = None
+        redis.stop()
         assert wait_status(f"{server.http}/readyz", 503).status_code == 503
     finally:
-        if redis is not None:
-            redis.terminate()
-            redis.wait(10)
+        redis.stop()
         server.stop()
 
 
