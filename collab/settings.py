@@ -83,7 +83,6 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not Django's shared in-memory test database: server processes and threads share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-collab.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -13,6 +13,7 @@ import logging
 import uuid
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -84,6 +85,15 @@ class DocumentConsumer(AsyncWebsocketConsumer):
     room = None
     client: SocketClient | None = None
     _deferred_awareness: bytes | None = None
+
+    async def dispatch(self, message):
+        """Channels closes stale database connections before every message, a thread hop per
+        frame on the relay path; this consumer touches the database only through
+        database_sync_to_async, which does that itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     @property
     def client_address(self) -> str:
