@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from pycrdt import Awareness, Doc
+from pycrdt import Awareness, Doc, merge_updates
 
 from documents.sync import protocol
 from documents.sync.protocol import (
@@ -78,8 +78,14 @@ class Room:
         *,
         max_awareness_bytes: int,
         max_document_bytes: int | None = None,
+        coalesce: bool = False,
     ) -> None:
         self.name = name
+        # Coalescing (the server's default): changes accepted in one event-loop turn go out as
+        # one merged update per recipient, encoded once; under load that is fewer, larger
+        # frames. Without it (engine tests) every change is relayed at once.
+        self.coalesce = coalesce
+        self._outgoing: list[tuple[bytes, Client | None]] = []
         self.max_document_bytes = max_document_bytes
         # What the document weighs: stored state plus accepted changes (an upper bound, since
         # deletions and garbage collection shrink it; compaction resets it on the next load).
@@ -158,7 +164,7 @@ class Room:
                 raise ProtocolError(f"undecodable update: {exc}") from None
         change = self._apply(update, shape)
         if change is not None:
-            self._fan_out(protocol.encode_update(change), exclude=exclude)
+            self._relay_update(change, exclude)
         return change
 
     def apply_awareness(self, payload: bytes) -> None:
@@ -181,7 +187,7 @@ class Room:
         change = self._apply(update, shape)
         if change is None:
             return
-        self._fan_out(protocol.encode_update(change), exclude=exclude)
+        self._relay_update(change, exclude)
         self.listener.update_accepted(self, change)
 
     def _apply(self, update: bytes, shape: UpdateShape | None) -> bytes | None:
@@ -239,6 +245,29 @@ class Room:
         return protocol.encode_awareness(
             self.awareness.encode_awareness_update(list(self.awareness.states))
         )
+
+    def _relay_update(self, change: bytes, exclude: Client | None) -> None:
+        if not self.coalesce:
+            self._fan_out(protocol.encode_update(change), exclude)
+            return
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self.flush_outgoing)
+        self._outgoing.append((change, exclude))
+
+    def flush_outgoing(self) -> None:
+        """Send what this turn accepted: consecutive changes from one sender merged into one
+        update, sent to everyone but that sender."""
+        outgoing, self._outgoing = self._outgoing, []
+        start = 0
+        while start < len(outgoing):
+            exclude = outgoing[start][1]
+            end = start
+            while end < len(outgoing) and outgoing[end][1] is exclude:
+                end += 1
+            changes = [change for change, _ in outgoing[start:end]]
+            merged = changes[0] if len(changes) == 1 else merge_updates(*changes)
+            self._fan_out(protocol.encode_update(merged), exclude)
+            start = end
 
     def _fan_out(self, frame: bytes, exclude: Client | None) -> None:
         started, sent = time.perf_counter(), 0

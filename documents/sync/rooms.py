@@ -34,6 +34,7 @@ class RegistryConfig:
     awareness_timeout_ms: int = 30_000
     anti_entropy_seconds: float = 5.0
     max_document_bytes: int | None = None
+    coalesce: bool = True
 
 
 class RoomRegistry:
@@ -114,6 +115,7 @@ class RoomRegistry:
             self,
             max_awareness_bytes=self.config.max_awareness_bytes,
             max_document_bytes=self.config.max_document_bytes,
+            coalesce=self.config.coalesce,
         )
         await self.broadcast.subscribe(name)  # before loading: nothing published meanwhile is lost
         state = await self.store.load(name)

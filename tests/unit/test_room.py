@@ -1,5 +1,7 @@
 """Room: what clients of one document see, without Django or sockets."""
 
+import asyncio
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -212,3 +214,27 @@ def test_any_interleaving_of_edits_converges(steps):
     expected = str(room.doc.get("text", type=Text))
     assert [str(doc.get("text", type=Text)) for doc in docs] == [expected] * 3
     assert len(expected) == typed
+
+
+async def test_changes_accepted_in_one_loop_turn_reach_others_as_one_merged_update():
+    room = Room("doc", Listener(), max_awareness_bytes=1024, coalesce=True)
+    alice, bob = RecordingClient(), RecordingClient()
+    room.join(alice)
+    room.join(bob)
+    typing = Doc(client_id=1)
+    text = typing.get("text", type=Text)
+    updates = []
+    for letter in "abc":
+        before_letter = typing.get_state()
+        text += letter
+        updates.append(typing.get_update(before_letter))
+    first, second, third = updates
+    before = len(bob.sent)
+    for update in (first, second):
+        room.receive(alice, protocol.encode_update(update))
+    assert len(bob.sent) == before  # nothing yet: sent at the end of the turn
+    await asyncio.sleep(0)
+    assert len(bob.sent) == before + 1 and bob.text() == "ab"
+    room.receive(alice, protocol.encode_update(third))
+    await asyncio.sleep(0)
+    assert bob.text() == "abc" and alice.text() == ""
