@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from documents.db import in_db_thread
 from documents.models import ApiToken
 
 
@@ -70,6 +70,6 @@ class TokenAuthMiddleware:
     async def __call__(self, scope, receive, send):
         token = websocket_token(scope)
         if token is not None:
-            user = await database_sync_to_async(user_for_token)(token)
+            user = await in_db_thread(user_for_token)(token)
             scope = dict(scope, user=user or AnonymousUser())
         return await self.app(scope, receive, send)

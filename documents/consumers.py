@@ -14,12 +14,12 @@ import uuid
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from documents import metrics, presence
 from documents.access import at_least, role_for
+from documents.db import in_db_thread
 from documents.models import Document, Role
 from documents.origins import handshake_origin, origin_allowed
 from documents.ratelimit import ConnectionRateLimit, TokenBucket
@@ -89,7 +89,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         """Channels closes stale database connections before every message, a thread hop per
         frame on the relay path; this consumer touches the database only through
-        database_sync_to_async, which does that itself."""
+        in_db_thread (database_sync_to_async), which does that itself."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -127,7 +127,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.document_id = str(uuid.UUID(self.scope["url_route"]["kwargs"]["document_id"]))
         except ValueError:
             return CloseCode.NOT_FOUND, None
-        role = await database_sync_to_async(_role_of)(user, self.document_id)
+        role = await in_db_thread(_role_of)(user, self.document_id)
         if role is _NO_DOCUMENT:
             return CloseCode.NOT_FOUND, None
         if role is None:

@@ -16,12 +16,12 @@ import asyncio
 import contextlib
 
 import daphne.server
-from channels.db import database_sync_to_async
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import defer
 
 from documents import presence
+from documents.db import in_db_thread
 from documents.runtime import current_registry
 
 
@@ -69,7 +69,7 @@ class CollabServer(Server):
                 await registry.shutdown()
                 await asyncio.sleep(0.2)  # let the close frames go out
             with contextlib.suppress(Exception):  # the admin's "connected now" rows
-                await database_sync_to_async(presence.forget_process)()
+                await in_db_thread(presence.forget_process)()
 
         done = defer.Deferred.fromFuture(asyncio.ensure_future(persist_and_say_goodbye()))
         done.addBoth(lambda _: Server.kill_all_applications(self))

@@ -20,10 +20,10 @@ import socket
 import weakref
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from documents import versions
+from documents.db import in_db_thread
 from documents.models import LiveConnection
 from documents.runtime import get_registry
 
@@ -90,7 +90,7 @@ async def left(consumer) -> None:
     try:
         row_id = await task
         if row_id is not None:
-            await database_sync_to_async(record_leave)(row_id)
+            await in_db_thread(record_leave)(row_id)
     except Exception:
         log.warning("could not forget a connection (it fades out of the admin)", exc_info=True)
 
@@ -98,7 +98,7 @@ async def left(consumer) -> None:
 async def _record(ready: asyncio.Task, document_id, user_id, role, address) -> int | None:
     try:
         await asyncio.shield(ready)
-        return await database_sync_to_async(record_join)(document_id, user_id, role, address)
+        return await in_db_thread(record_join)(document_id, user_id, role, address)
     except Exception:
         log.warning("could not record a connection (the admin will not list it)", exc_info=True)
         return None
@@ -109,13 +109,13 @@ async def _start_background(registry) -> None:
     loop = asyncio.get_running_loop()
     _background.add(loop.create_task(_renew_forever()))
     versions.watch(registry)
-    await database_sync_to_async(forget_process)()
+    await in_db_thread(forget_process)()
 
 
 async def _renew_forever() -> None:
     while True:
         await asyncio.sleep(RENEW_SECONDS)
         try:
-            await database_sync_to_async(renew)()
+            await in_db_thread(renew)()
         except Exception:
             log.warning("could not renew this process's connection rows", exc_info=True)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from pycrdt import Doc
 
+from documents.db import in_db_thread
 from documents.models import Document, DocumentSnapshot, DocumentUpdate
 from documents.sync.store import fold_updates
 
@@ -34,13 +34,13 @@ class DjangoStore:
         self.compact_after_updates = compact_after_updates
 
     async def load(self, name: str) -> bytes | None:
-        return await database_sync_to_async(load_document_state)(name)
+        return await in_db_thread(load_document_state)(name)
 
     async def append(self, batch: Mapping[str, Sequence[bytes]]) -> None:
-        await database_sync_to_async(append_updates)(batch)
+        await in_db_thread(append_updates)(batch)
 
     async def compact(self, names: Iterable[str]) -> None:
-        await database_sync_to_async(self._compact_due)(list(names))
+        await in_db_thread(self._compact_due)(list(names))
 
     def _compact_due(self, names: list[str]) -> None:
         due = (

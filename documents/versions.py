@@ -20,11 +20,11 @@ import time
 import weakref
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
 from documents import content, live
+from documents.db import in_db_thread
 from documents.models import Document, DocumentVersion
 from documents.storage import load_document_state
 
@@ -112,7 +112,7 @@ class AutoVersions:
             del self._dirty_since[name]
             room = rooms.get(name)
             state = room.doc.get_update() if room is not None else None
-            await database_sync_to_async(_save_automatic)(name, state, self.period)
+            await in_db_thread(_save_automatic)(name, state, self.period)
 
 
 _watchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
