@@ -237,4 +237,6 @@ async def test_changes_accepted_in_one_loop_turn_reach_others_as_one_merged_upda
     assert len(bob.sent) == before + 1 and bob.text() == "ab"
     room.receive(alice, protocol.encode_update(third))
     await asyncio.sleep(0)
+    assert bob.text() == "ab"  # busy: held for the rest of the coalescing window
+    await asyncio.sleep(0.01)
     assert bob.text() == "abc" and alice.text() == ""
