@@ -1,0 +1,100 @@
+"""Print the Markdown tables of docs/benchmarks.md from a result file.
+
+.venv/bin/python bench/report.py bench/results/latest.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+COLUMNS = [
+    ("collab-daphne", "Collab (daphne)"),
+    ("collab-uvicorn", "Collab (uvicorn)"),
+    ("y-websocket", "y-websocket"),
+    ("hocuspocus", "Hocuspocus"),
+    ("collab-daphne-postgres-redis-2proc", "Collab: Postgres, 2 processes, Redis"),
+]
+
+
+def cell(value, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value >= 100:
+        value = round(value)
+    if isinstance(value, int) and value >= 10_000:
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def fanout_at(results: dict, rate: int) -> dict | None:
+    return next((r for r in results.get("fanout", []) if r["offered_rate"] == rate), None)
+
+
+def rows(report: dict) -> list[tuple[str, list[str]]]:
+    targets = report["targets"]
+    present = [(key, label) for key, label in COLUMNS if key in targets]
+    out: list[tuple[str, list[str]]] = [("", [label for _, label in present])]
+
+    def row(label, pick):
+        values = []
+        for key, _ in present:
+            try:
+                values.append(pick(targets[key]["results"]))
+            except (KeyError, TypeError):
+                values.append("-")
+        out.append((label, values))
+
+    for rate in (200, 1000):
+        row(
+            f"1. fan-out {rate}/s: p50 / p99 (ms)",
+            lambda r, rate=rate: (
+                f"{cell(fanout_at(r, rate)['p50_ms'])} / {cell(fanout_at(r, rate)['p99_ms'])}"
+            ),
+        )
+        row(
+            f"1. fan-out {rate}/s: deliveries/s (offered {rate * 50:,})",
+            lambda r, rate=rate: cell(fanout_at(r, rate)["deliveries_per_s"]),
+        )
+    row(
+        "1. ramp: highest rate kept up with (updates/s)",
+        lambda r: cell(r["ramp"]["sustained_rate"]),
+    )
+    row(
+        "1. ramp: peak deliveries/s (any step, incl. flat out)",
+        lambda r: cell(r["ramp"]["peak_deliveries_per_s"]),
+    )
+    row(
+        "2/3. many rooms: p50 / p99 (ms)",
+        lambda r: f"{cell(r['rooms']['p50_ms'])} / {cell(r['rooms']['p99_ms'])}",
+    )
+    row(
+        "2/3. many rooms: delivered (of 150,000)",
+        lambda r: f"{r['rooms']['delivered_fraction']:.1%}",
+    )
+    row("4. cold join, 100k-update log (ms)", lambda r: cell(r["cold_load"]["cold_join_ms"]))
+    row(
+        "4. cold join after compaction (ms)",
+        lambda r: cell(r["cold_load"].get("cold_join_after_compaction_ms")),
+    )
+    row("4. late joiner, median (ms)", lambda r: cell(r["cold_load"]["late_join_ms_median"]))
+    row("5. RSS per idle connection (KB)", lambda r: cell(r["memory"]["per_idle_connection_kb"]))
+    row(
+        "5. RSS per open room with its one client (KB)",
+        lambda r: cell(r["memory"].get("per_room_with_its_client_kb")),
+    )
+    row("5. RSS at start (MB)", lambda r: cell(r["memory"]["rss_baseline_mb"]))
+    return out
+
+
+def markdown(report: dict) -> str:
+    table = rows(report)
+    header = "| scenario | " + " | ".join(table[0][1]) + " |"
+    lines = [header, "| --- " * (len(table[0][1]) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(values) + " |" for label, values in table[1:]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))

@@ -1,0 +1,249 @@
+"""The bench's scenarios (bench/README.md), each run against one started target.
+
+Every function returns a JSON-able dict; nothing here knows which server it talks to beyond
+the target's URL and dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import time
+
+from loadgen import (
+    Recorder,
+    SyncClient,
+    close_all,
+    connect_all,
+    send_on_schedule,
+    summarize,
+    wait_delivered,
+)
+from targets import Target
+from ysync import edit_history, typing_updates
+
+
+def machine_load() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+async def fanout(
+    target: Target, *, rate: float | None, updates: int, readers: int = 50, on_sending=None
+) -> dict:
+    """One writer, `readers` readers of one document; `rate` updates/s (None: flat out).
+    `on_sending()` is called once everyone is connected, right before the first update."""
+    document = target.new_documents(1)[0]
+    dialect = target.dialect(document)
+    recorder = Recorder()
+    # With several server processes the readers are spread over them; the writer is on the first.
+    clients = [
+        SyncClient(target.url(document, process=n + 1), dialect, n, recorder)
+        for n in range(readers)
+    ]
+    writer = SyncClient(target.url(document, process=0), dialect, -1, None)
+    outgoing = typing_updates(0, updates, client_id=random.randrange(1, 2**31))
+    await connect_all([*clients, writer])
+    schedule = [(n / rate if rate else 0.0, writer, u, n) for n, u in enumerate(outgoing)]
+    if on_sending is not None:
+        on_sending()
+    server_cpu, client_cpu = target.cpu(), time.process_time()
+    started = await send_on_schedule(schedule, recorder)
+    sent_s = time.monotonic() - started
+    await wait_delivered(recorder, updates * readers)
+    result = summarize(recorder, updates * readers, started)
+    result.update(
+        scenario="fanout",
+        offered_rate=rate or "max",
+        updates=updates,
+        readers=readers,
+        send_s=round(sent_s, 3),
+        server_cpu_s=round(target.cpu() - server_cpu, 2),
+        client_cpu_s=round(time.process_time() - client_cpu, 2),
+        load=machine_load(),
+    )
+    if len(target.ports) > 1:
+        far = {c.index for c in clients if (c.index + 1) % len(target.ports) != 0}
+        result["delivered_to_other_processes"] = sum(
+            len(markers) for index, markers, _ in recorder.arrivals if index in far
+        )
+    await close_all([*clients, writer])
+    return result
+
+
+async def warm_up(target: Target) -> None:
+    """One join per server process before measuring (first-join start-up is not measured)."""
+    name = target.new_documents(1)[0]
+    for process in range(len(target.ports)):
+        try:
+            _, client = await join_once(target, name, process=process)
+            await client.close()
+        except Exception:
+            pass  # the scenarios will record what fails
+
+
+def saturation(steps: list[dict]) -> dict:
+    """The highest offered rate every delivery kept up with (all delivered, at >= 90% of the
+    offered delivery rate, p99 under 1 s), and the most deliveries/s seen at any step."""
+    sustained = None
+    for step in steps:
+        rate = step["offered_rate"]
+        if rate == "max":
+            continue
+        kept_up = (
+            step["delivered_fraction"] >= 0.999
+            and step["deliveries_per_s"] >= 0.9 * rate * step["readers"]
+            and (step["p99_ms"] or 1e9) < 1000
+        )
+        if kept_up:
+            sustained = rate
+    return {
+        "sustained_rate": sustained,
+        "peak_deliveries_per_s": max(step["deliveries_per_s"] for step in steps),
+    }
+
+
+async def ramp(target: Target, *, rates: list[int], seconds: float, max_updates: int) -> dict:
+    steps = []
+    for rate in rates:
+        steps.append(await fanout(target, rate=rate, updates=int(rate * seconds)))
+        if saturation(steps)["sustained_rate"] != rate:
+            break  # saturated: the next steps would only queue longer
+    steps.append(await fanout(target, rate=None, updates=max_updates))
+    return {"scenario": "ramp", "steps": steps, **saturation(steps)}
+
+
+async def rooms(
+    target: Target, *, documents: int, per_room: int, rate: float, seconds: float, on_sending=None
+) -> dict:
+    """`documents` rooms of `per_room` clients, every client typing `rate` updates/s."""
+    names = target.new_documents(documents)
+    recorder = Recorder()
+    per_client = int(rate * seconds)
+    clients, schedule = [], []
+    rng = random.Random(1)
+    for room, name in enumerate(names):
+        dialect = target.dialect(name)
+        for k in range(per_room):
+            index = room * per_room + k
+            client = SyncClient(target.url(name, process=index), dialect, index, recorder)
+            first = index * per_client
+            client.own = {f"{seq:08d}".encode() for seq in range(first, first + per_client)}
+            clients.append(client)
+            phase = rng.random() / rate
+            updates = typing_updates(first, per_client, client_id=100_000 + index)
+            schedule += [(phase + n / rate, client, u, first + n) for n, u in enumerate(updates)]
+    schedule.sort(key=lambda entry: entry[0])
+    connect_started = time.monotonic()
+    await connect_all(clients)
+    connect_s = time.monotonic() - connect_started
+    expected = len(schedule) * (per_room - 1)
+    if on_sending is not None:
+        on_sending()
+    server_cpu, client_cpu = target.cpu(), time.process_time()
+    started = await send_on_schedule(schedule, recorder)
+    # A server that falls behind is given `seconds` more to catch up; what is still missing then
+    # shows in delivered_fraction (and is not in the latencies).
+    await wait_delivered(recorder, expected, limit=2 * seconds)
+    result = summarize(recorder, expected, started)
+    result.update(
+        scenario="rooms",
+        documents=documents,
+        per_room=per_room,
+        rate_per_client=rate,
+        seconds=seconds,
+        updates=len(schedule),
+        connect_s=round(connect_s, 2),
+        server_cpu_s=round(target.cpu() - server_cpu, 2),
+        client_cpu_s=round(time.process_time() - client_cpu, 2),
+        load=machine_load(),
+    )
+    await close_all(clients)
+    return result
+
+
+_HISTORY: dict[int, tuple[list[bytes], bytes]] = {}
+
+
+async def join_once(target: Target, name: str, process: int = 0) -> tuple[float, SyncClient]:
+    client = SyncClient(target.url(name, process=process), target.dialect(name), 0, None)
+    await client.connect()
+    return await client.wait_synced(timeout=120), client
+
+
+async def cold_load(target: Target, *, history: int, late_joiners: int = 5) -> dict:
+    """Join a document with `history` stored updates: cold (not in memory), then late."""
+    if history not in _HISTORY:
+        _HISTORY[history] = edit_history(history)
+    updates, whole = _HISTORY[history]
+    name = target.new_documents(1)[0]
+    result: dict = {"scenario": "cold_load", "history_updates": history, "load": machine_load()}
+    seed_started = time.monotonic()
+    held: list[SyncClient] = []
+    if target.seed(name, updates):
+        result["seed_s"] = round(time.monotonic() - seed_started, 2)
+        seconds, first = await join_once(target, name)
+        result["cold_join_ms"] = round(seconds * 1000, 1)
+        held.append(first)
+    else:
+        # Nothing stored: the history lives only in memory, put there by a client.
+        result["cold_join_ms"] = None
+        result["cold_join_note"] = "keeps nothing: no stored history to load"
+        _, first = await join_once(target, name)
+        first.send_update(whole)
+        held.append(first)
+        await asyncio.sleep(1.0)
+    late = []
+    for _ in range(late_joiners):
+        seconds, client = await join_once(target, name)
+        late.append(seconds * 1000)
+        await client.close()
+    result["late_join_ms_median"] = round(statistics.median(late), 1)
+    result["late_join_ms_max"] = round(max(late), 1)
+    if result["cold_join_ms"] is not None:
+        # One edit makes the write-behind commit, and the commit compacts the long log; once
+        # every client has left, the room unloads and the next join loads the snapshot.
+        first.send_update(typing_updates(0, 1, client_id=7)[0])
+        await asyncio.sleep(1.0)
+        await close_all(held)
+        await asyncio.sleep(5.0)
+        seconds, again = await join_once(target, name)
+        result["cold_join_after_compaction_ms"] = round(seconds * 1000, 1)
+        await again.close()
+    else:
+        await close_all(held)
+    return result
+
+
+async def memory(target: Target, *, connections: int, documents: int) -> dict:
+    """RSS growth per idle connection (all in one room) and per open room (one client each)."""
+    await asyncio.sleep(1.0)
+    baseline = target.rss()
+    name = target.new_documents(1)[0]
+    idle = [SyncClient(target.url(name), target.dialect(name), n, None) for n in range(connections)]
+    await connect_all(idle)
+    await asyncio.sleep(1.0)
+    with_connections = target.rss()
+    names = target.new_documents(documents)
+    single = [
+        SyncClient(target.url(doc), target.dialect(doc), n, None) for n, doc in enumerate(names)
+    ]
+    await connect_all(single)
+    await asyncio.sleep(1.0)
+    with_rooms = target.rss()
+    per_connection = (with_connections - baseline) / connections
+    per_room_and_client = (with_rooms - with_connections) / documents
+    await close_all(idle + single)
+    return {
+        "scenario": "memory",
+        "connections": connections,
+        "documents": documents,
+        "rss_baseline_mb": round(baseline / 2**20, 1),
+        "rss_with_connections_mb": round(with_connections / 2**20, 1),
+        "rss_with_rooms_mb": round(with_rooms / 2**20, 1),
+        "per_idle_connection_kb": round(per_connection / 1024, 1),
+        "per_room_with_its_client_kb": round(per_room_and_client / 1024, 1),
+        "per_open_room_kb": round((per_room_and_client - per_connection) / 1024, 1),
+        "load": machine_load(),
+    }
