@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -257,6 +258,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(BENCH / "results"))
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so that the servers this run started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     size = QUICK if args.quick else FULL
     chosen = args.scenarios.split(",")
     report = {
