@@ -15,8 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
-from django.db import transaction
-from django.db.models import Count
+from django.db import connection, transaction
 from django.utils import timezone
 from pycrdt import Doc
 
@@ -34,23 +33,26 @@ class DjangoStore:
         self.compact_after_updates = compact_after_updates
 
     async def load(self, name: str) -> bytes | None:
-        return await in_db_thread(load_document_state)(name)
+        return await in_db_thread(self._load)(name)
 
     async def append(self, batch: Mapping[str, Sequence[bytes]]) -> None:
         await in_db_thread(append_updates)(batch)
 
     async def compact(self, names: Iterable[str]) -> None:
-        await in_db_thread(self._compact_due)(list(names))
+        await in_db_thread(self._compact_all)(list(names))
 
-    def _compact_due(self, names: list[str]) -> None:
-        due = (
-            DocumentUpdate.objects.filter(document_id__in=_document_ids(names))
-            .values("document_id")
-            .annotate(rows=Count("id"))
-            .filter(rows__gt=self.compact_after_updates)
-        )
-        for row in list(due):
-            compact_document(str(row["document_id"]))
+    def _compact_all(self, names: list[str]) -> None:
+        for name in names:
+            compact_document(name)
+
+    def _load(self, name: str) -> bytes | None:
+        """A log longer than the bound (written by a process that died before compacting, or
+        by many writers) is compacted on the way: later loads are one snapshot."""
+        pieces = stored_updates(name)
+        if len(pieces) > self.compact_after_updates + 1:
+            compact_document(name)
+            pieces = stored_updates(name)
+        return fold_updates(pieces) if pieces else None
 
 
 def stored_updates(name: str) -> list[bytes]:
@@ -81,14 +83,31 @@ def append_updates(batch: Mapping[str, Sequence[bytes]]) -> None:
         existing = set(
             Document.objects.filter(id__in=_document_ids(batch)).values_list("id", flat=True)
         )
+        now = timezone.now()
         rows = [
-            DocumentUpdate(document_id=doc_id, data=update)
+            (_prepare("document", doc_id), _prepare("data", update), _prepare("created_at", now))
             for name, updates in batch.items()
             if (doc_id := uuid.UUID(name)) in existing
             for update in updates
         ]
-        DocumentUpdate.objects.bulk_create(rows)
-        Document.objects.filter(id__in=existing).update(updated_at=timezone.now())
+        # One INSERT executed for many rows: the ORM's per-row model instances and signals were
+        # a third of the server's CPU at a few thousand updates per second.
+        with connection.cursor() as cursor:
+            cursor.executemany(_INSERT_UPDATE, rows)
+        Document.objects.filter(id__in=existing).update(updated_at=now)
+
+
+_INSERT_UPDATE = (
+    f"INSERT INTO {DocumentUpdate._meta.db_table} (document_id, data, created_at) "
+    "VALUES (%s, %s, %s)"
+)
+
+
+def _prepare(field_name: str, value):
+    field = DocumentUpdate._meta.get_field(field_name)
+    if field.is_relation:
+        field = field.target_field
+    return field.get_db_prep_value(value, connection, prepared=False)
 
 
 def compact_document(name: str) -> None:

@@ -35,6 +35,7 @@ class RegistryConfig:
     anti_entropy_seconds: float = 5.0
     max_document_bytes: int | None = None
     coalesce: bool = True
+    compact_after_updates: int = 500
 
 
 class RoomRegistry:
@@ -53,6 +54,7 @@ class RoomRegistry:
             limit_bytes=self.config.pending_bytes_limit,
             commit_marker=self._commit_marker,
             on_committed=self._committed,
+            compact_after_updates=self.config.compact_after_updates,
         )
         self.peers = PeerSync(
             self,

@@ -25,7 +25,8 @@ class DocumentStore(Protocol):
         Raise if the batch could not be committed; nothing of it is then stored."""
 
     async def compact(self, names: Iterable[str]) -> None:
-        """Fold long update logs into snapshots, so that loading stays cheap."""
+        """Fold these documents' update logs into snapshots, so that loading stays cheap (the
+        write-behind calls it for documents it appended many rows to)."""
 
 
 def fold_updates(updates: Iterable[bytes]) -> bytes:

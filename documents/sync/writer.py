@@ -34,6 +34,7 @@ class WriteBehind:
         commit_marker: CommitMarker,
         on_committed: Committed,
         max_backoff: float = 5.0,
+        compact_after_updates: int = 500,
     ) -> None:
         self.store = store
         self.window = min(interval / 4, 0.025)
@@ -50,6 +51,10 @@ class WriteBehind:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._compacting: asyncio.Task | None = None
+        # Rows this process stored per document since it last compacted it: counted here so
+        # that no commit has to ask the database how long each log is.
+        self.compact_after_updates = compact_after_updates
+        self.rows_since_compaction: dict[str, int] = {}
 
     def start(self) -> None:
         if self._task is None:
@@ -115,7 +120,17 @@ class WriteBehind:
             self.commit_seconds.append(time.perf_counter() - started)
             del self.commit_seconds[:-1000]
         self.on_committed(vectors)
-        self._compact_soon(list(batch))
+        for name, updates in batch.items():
+            self.rows_since_compaction[name] = self.rows_since_compaction.get(name, 0) + len(
+                updates
+            )
+        due = [
+            n
+            for n, rows in self.rows_since_compaction.items()
+            if rows >= self.compact_after_updates
+        ]
+        if due:
+            self._compact_soon(due)
 
     def _put_back(self, batch: dict[str, list[bytes]], batch_bytes: int) -> None:
         for name, updates in batch.items():
@@ -125,6 +140,8 @@ class WriteBehind:
     def _compact_soon(self, names: list[str]) -> None:
         if self._compacting is not None and not self._compacting.done():
             return
+        for name in names:
+            self.rows_since_compaction.pop(name, None)
         self._compacting = asyncio.get_running_loop().create_task(self._compact(names))
 
     async def _compact(self, names: list[str]) -> None:

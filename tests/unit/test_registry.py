@@ -129,3 +129,19 @@ async def test_shutdown_commits_then_closes_everyone_with_1001():
     await registry.shutdown()
     assert stored_text(store, "doc") == "last words"
     assert client.closed_with == CloseCode.GOING_AWAY
+
+
+async def test_a_document_is_compacted_after_the_configured_number_of_stored_updates():
+    store = MemoryStore()
+    registry = make_registry(store, compact_after_updates=5)
+    client = RecordingClient()
+    room = await registry.join("doc", client)
+    doc = Doc(client_id=1)
+    for n in range(7):
+        before = doc.get_state()
+        doc.get("text", type=Text).insert(n, "x")
+        room.receive(client, protocol.encode_update(doc.get_update(before)))
+        await asyncio.sleep(0.03)  # one commit each
+    await wait_until(lambda: len(store.logs["doc"]) < 7)
+    assert stored_text(store, "doc") == "x" * 7
+    await registry.shutdown()
