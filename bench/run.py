@@ -290,6 +290,8 @@ def main() -> None:
         from plot import plot
 
         print(f"plot: {plot(path)}")
+        if not args.quick:
+            plot(out_dir / "latest.json")
 
 
 if __name__ == "__main__":
