@@ -66,8 +66,20 @@ class SocketClient:
         self.consumer.close_after_drain(code)
 
     async def _drain(self) -> None:
-        while (frame := await self._queue.get()) is not None:
-            await self.consumer.send(bytes_data=frame)
+        send = self._server_send()
+        queue = self._queue
+        while (frame := await queue.get()) is not None:
+            await send({"type": "websocket.send", "bytes": frame})
+            while not queue.empty():  # what queued meanwhile, without a task switch per frame
+                if (frame := queue.get_nowait()) is None:
+                    return
+                await send({"type": "websocket.send", "bytes": frame})
+
+    def _server_send(self):
+        """The server's own send, below Channels' session wrapper: a relayed frame carries no
+        session change, and the wrapper inspects the session on every message."""
+        send = self.consumer.base_send
+        return getattr(getattr(send, "__self__", None), "real_send", send)
 
     async def flushed(self) -> None:
         await self._writer

@@ -29,8 +29,13 @@ from documents.sync.protocol import (
 from documents.sync.stats import RELAY
 from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 
-# Under load, relay at most once per this interval per room (merged); when quiet, at once.
-COALESCE_SECONDS = 0.002
+# Under load, relay at most once per window per room (merged); when quiet, at once. The window
+# is twice what the last relay cost to write to the sockets, within these bounds: it grows when
+# a broadcast gets expensive, so a busy room never drifts into relaying each update alone (a
+# fixed 2 ms window fell off that cliff at 1,000 updates/s to 50 readers: docs/benchmarks.md).
+COALESCE_MIN_SECONDS = 0.002
+COALESCE_MAX_SECONDS = 0.020
+FRAME_WRITE_SECONDS = 50e-6  # one frame through Channels, daphne and autobahn (benchmarks.md)
 
 _PASS_THROUGH = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -91,6 +96,7 @@ class Room:
         self.coalesce = coalesce
         self._outgoing: list[tuple[bytes, Client | None]] = []
         self._last_flush = float("-inf")
+        self._window = COALESCE_MIN_SECONDS
         self.max_document_bytes = max_document_bytes
         # What the document weighs: stored state plus accepted changes (an upper bound, since
         # deletions and garbage collection shrink it; compaction resets it on the next load).
@@ -258,10 +264,10 @@ class Room:
         if not self._outgoing:
             loop = asyncio.get_running_loop()
             since_last = loop.time() - self._last_flush
-            if since_last >= COALESCE_SECONDS:
+            if since_last >= self._window:
                 loop.call_soon(self.flush_outgoing)  # quiet: send at the end of this turn
             else:  # busy: gather what arrives in the rest of the window into one update
-                loop.call_later(COALESCE_SECONDS - since_last, self.flush_outgoing)
+                loop.call_later(self._window - since_last, self.flush_outgoing)
         self._outgoing.append((change, exclude))
 
     def flush_outgoing(self) -> None:
@@ -269,6 +275,7 @@ class Room:
         update, sent to everyone but that sender."""
         outgoing, self._outgoing = self._outgoing, []
         self._last_flush = asyncio.get_running_loop().time()
+        frames = 0
         start = 0
         while start < len(outgoing):
             exclude = outgoing[start][1]
@@ -277,16 +284,21 @@ class Room:
                 end += 1
             changes = [change for change, _ in outgoing[start:end]]
             merged = changes[0] if len(changes) == 1 else merge_updates(*changes)
-            self._fan_out(protocol.encode_update(merged), exclude)
+            frames += self._fan_out(protocol.encode_update(merged), exclude)
             start = end
+        self._window = min(
+            COALESCE_MAX_SECONDS, max(COALESCE_MIN_SECONDS, 2 * frames * FRAME_WRITE_SECONDS)
+        )
 
-    def _fan_out(self, frame: bytes, exclude: Client | None) -> None:
+    def _fan_out(self, frame: bytes, exclude: Client | None) -> int:
+        """Queue `frame` for every client but `exclude`; return how many got it."""
         started, sent = time.perf_counter(), 0
         for client in self.clients:
             if client is not exclude:
                 client.send(frame)
                 sent += 1
         RELAY.record(frame, sent, time.perf_counter() - started)
+        return sent
 
     def expire_awareness(self, older_than_ms: int, now_ms: int) -> None:
         """Drop awareness states not renewed within the timeout (a client of a dead process)."""

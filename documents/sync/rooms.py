@@ -63,13 +63,17 @@ class RoomRegistry:
             hold_seconds=max(5.0, 20 * self.config.flush_interval),
             on_control=self._on_control,
         )
-        self._started = False
+        self._starting: asyncio.Future | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        if self._started:
-            return
-        self._started = True
+        """Start once; everyone who arrives meanwhile waits for the same start (clients that
+        reconnect together after a deploy must not find the broadcast half started)."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
         await self.broadcast.start(self.peers.deliver)
         self.writer.start()
         loop = asyncio.get_running_loop()

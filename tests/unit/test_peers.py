@@ -144,3 +144,35 @@ async def test_presence_crosses_processes_and_is_removed_on_disconnect():
     assert 555 not in second.rooms["doc"].awareness.states
     for process in (first, second):
         await process.shutdown()
+
+
+class SlowStartBroadcast:
+    """A broadcast whose start takes a while, like a first connection to Redis."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.process_id = inner.process_id
+        self.started = False
+
+    async def start(self, deliver):
+        await asyncio.sleep(0.05)
+        await self.inner.start(deliver)
+        self.started = True
+
+    async def subscribe(self, room):
+        assert self.started, "subscribed before the broadcast started"
+        await self.inner.subscribe(room)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+async def test_many_clients_joining_a_fresh_process_at_once_all_wait_for_its_start():
+    hub, store = MemoryHub(), SharedStore()
+    registry = RoomRegistry(
+        store, SlowStartBroadcast(hub.broadcast()), RegistryConfig(flush_interval=0.02)
+    )
+    clients = [RecordingClient() for _ in range(20)]
+    rooms = await asyncio.gather(*(registry.join(f"doc{i % 4}", c) for i, c in enumerate(clients)))
+    assert len({id(room) for room in rooms}) == 4
+    await registry.shutdown()
