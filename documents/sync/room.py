@@ -30,7 +30,7 @@ from documents.sync.stats import RELAY
 from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 
 # Under load, relay at most once per window per room (merged); when quiet, at once. The window
-# is twice what the last relay cost to write to the sockets, within these bounds: it grows when
+# is 1.5 times what the last relay cost to write to the sockets, within these bounds: it grows when
 # a broadcast gets expensive, so a busy room never drifts into relaying each update alone (a
 # fixed 2 ms window fell off that cliff at 1,000 updates/s to 50 readers: docs/benchmarks.md).
 COALESCE_MIN_SECONDS = 0.002
@@ -287,7 +287,7 @@ class Room:
             frames += self._fan_out(protocol.encode_update(merged), exclude)
             start = end
         self._window = min(
-            COALESCE_MAX_SECONDS, max(COALESCE_MIN_SECONDS, 2 * frames * FRAME_WRITE_SECONDS)
+            COALESCE_MAX_SECONDS, max(COALESCE_MIN_SECONDS, 1.5 * frames * FRAME_WRITE_SECONDS)
         )
 
     def _fan_out(self, frame: bytes, exclude: Client | None) -> int:
