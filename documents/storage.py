@@ -48,15 +48,16 @@ class DjangoStore:
     def _load(self, name: str) -> bytes | None:
         """A log longer than the bound (written by a process that died before compacting, or
         by many writers) is compacted on the way: later loads are one snapshot."""
-        pieces = stored_updates(name)
+        pieces, from_snapshot = stored_updates(name)
         if len(pieces) > self.compact_after_updates + 1:
             compact_document(name)
-            pieces = stored_updates(name)
-        return fold_updates(pieces) if pieces else None
+            pieces, from_snapshot = stored_updates(name)
+        return fold_updates(pieces, first_is_snapshot=from_snapshot) if pieces else None
 
 
-def stored_updates(name: str) -> list[bytes]:
-    """Every stored piece of the document, in an order that loads it completely."""
+def stored_updates(name: str) -> tuple[list[bytes], bool]:
+    """Every stored piece of the document, in an order that loads it completely: the latest
+    snapshot (if any) first, then the log; and whether the first piece is a snapshot."""
     rows = [
         bytes(data)
         for data in DocumentUpdate.objects.filter(document_id=name)
@@ -69,12 +70,14 @@ def stored_updates(name: str) -> list[bytes]:
         .values_list("data", flat=True)
         .first()
     )
-    return ([bytes(snapshot)] if snapshot is not None else []) + rows
+    if snapshot is None:
+        return rows, False
+    return [bytes(snapshot), *rows], True
 
 
 def load_document_state(name: str) -> bytes | None:
-    pieces = stored_updates(name)
-    return fold_updates(pieces) if pieces else None
+    pieces, from_snapshot = stored_updates(name)
+    return fold_updates(pieces, first_is_snapshot=from_snapshot) if pieces else None
 
 
 def append_updates(batch: Mapping[str, Sequence[bytes]]) -> None:
@@ -125,7 +128,7 @@ def compact_document(name: str) -> None:
             bytes(data) for _, data in rows
         ]
         doc = Doc()
-        doc.apply_update(fold_updates(pieces))
+        doc.apply_update(fold_updates(pieces, first_is_snapshot=latest is not None))
         folded_ids = [row_id for row_id, _ in rows]
         snapshot = DocumentSnapshot.objects.create(
             document_id=name,

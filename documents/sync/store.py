@@ -29,7 +29,7 @@ class DocumentStore(Protocol):
         write-behind calls it for documents it appended many rows to)."""
 
 
-def fold_updates(updates: Iterable[bytes]) -> bytes:
+def fold_updates(updates: Iterable[bytes], *, first_is_snapshot: bool = False) -> bytes:
     """One update equal to the given ones, whatever order they are stored in.
 
     A log written by several processes is not in causal order, and Yrs integrates an update
@@ -42,6 +42,11 @@ def fold_updates(updates: Iterable[bytes]) -> bytes:
     if len(updates) == 1:
         return bytes(updates[0])  # a snapshot alone is already one update: nothing to fold
     doc = Doc()
+    if first_is_snapshot:
+        # A snapshot is a whole document, self-contained: walking a large one in Python would
+        # cost more than Yrs applying it.
+        doc.apply_update(bytes(updates[0]))
+        updates = updates[1:]
     waiting: list[tuple[bytes, UpdateShape]] = []
     for update in updates:
         shape = check_update(update)
