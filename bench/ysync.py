@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from pycrdt import Doc, Text
 
+from documents.sync.varint import write_var_bytes, write_var_uint
+
 MARKER = re.compile(rb"~q(\d{8})")
 
 MSG_SYNC, MSG_AWARENESS, MSG_AUTH = 0, 1, 2
@@ -28,17 +30,9 @@ EMPTY_STATE_VECTOR = b"\x00"
 EMPTY_UPDATE = b"\x00\x00"
 
 
-def var_uint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def var_bytes(data: bytes) -> bytes:
-    return var_uint(len(data)) + data
+# The same lib0 encoders the server uses (the bench measures servers, not its own framing).
+var_uint = write_var_uint
+var_bytes = write_var_bytes
 
 
 def read_var_uint(data: bytes, pos: int) -> tuple[int, int]:

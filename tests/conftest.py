@@ -50,6 +50,24 @@ def make_user(django_user_model):
 
 
 @pytest.fixture
+def shared_plan(make_user):
+    """A document 'plan' with one person per role (owner, editor, viewer), a stranger, a staff
+    user, and an API token each: (document, people, tokens)."""
+    from documents.models import ApiToken, Document, Membership
+
+    owner = make_user("owner")
+    document = Document.objects.create(title="plan", owner=owner)
+    people = {"owner": owner}
+    for role in ("editor", "viewer"):
+        people[role] = make_user(role)
+        Membership.objects.create(document=document, user=people[role], role=role)
+    people["stranger"] = make_user("stranger")
+    people["staff"] = make_user("staff", is_staff=True)
+    tokens = {name: ApiToken.issue(user)[1] for name, user in people.items()}
+    return document, people, tokens
+
+
+@pytest.fixture
 def live_server_process(transactional_db):
     """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
     from tests.support.server import start_server

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from pycrdt import Doc, Text
 
-from documents.models import ApiToken, Document, DocumentVersion, Membership
+from documents.models import Document, DocumentVersion
 from documents.storage import load_document_state
 from documents.versions import save_version
 
@@ -23,18 +23,10 @@ ROLES = ["owner", "editor", "viewer", "stranger", "anonymous", "staff"]
 
 
 @pytest.fixture
-def world(make_user):
-    owner = make_user("owner")
-    document = Document.objects.create(title="plan", owner=owner)
-    people = {"owner": owner}
-    for role in ("editor", "viewer"):
-        people[role] = make_user(role)
-        Membership.objects.create(document=document, user=people[role], role=role)
-    people["stranger"] = make_user("stranger")
-    people["staff"] = make_user("staff", is_staff=True)
+def world(shared_plan, make_user):
+    document, people, tokens = shared_plan
     make_user("newcomer")
-    tokens = {name: ApiToken.issue(user)[1] for name, user in people.items()}
-    version = save_version(document.id, b"\x00\x00", name="empty", author=owner)
+    version = save_version(document.id, b"\x00\x00", name="empty", author=people["owner"])
     return document, tokens, version
 
 

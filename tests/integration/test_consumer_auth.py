@@ -10,7 +10,6 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from collab.asgi import application
-from documents.models import ApiToken, Document, Membership
 from documents.sync import protocol
 from tests.unit.fakes import typed_update
 
@@ -18,17 +17,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 @pytest.fixture
-def world(make_user):
-    owner = make_user("owner")
-    document = Document.objects.create(title="plan", owner=owner)
-    people = {"owner": owner}
-    for role in ("editor", "viewer"):
-        people[role] = make_user(role)
-        Membership.objects.create(document=document, user=people[role], role=role)
-    people["stranger"] = make_user("stranger")
-    people["staff"] = make_user("staff", is_staff=True)
-    tokens = {name: ApiToken.issue(user)[1] for name, user in people.items()}
-    return document, people, tokens
+def world(shared_plan):
+    return shared_plan
 
 
 async def open_socket(path: str, headers=None) -> tuple[WebsocketCommunicator, dict]:
