@@ -14,6 +14,7 @@ import uuid
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -97,6 +98,17 @@ class DocumentConsumer(AsyncWebsocketConsumer):
     room = None
     client: SocketClient | None = None
     _deferred_awareness: bytes | None = None
+
+    async def __call__(self, scope, receive, send):
+        """One input, the socket, read in a plain loop. Channels' general loop creates a task
+        and an asyncio.wait per message so that it can also listen to the channel layer, which
+        these consumers never do: that was a large share of the inbound cost per frame."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message):
         """Channels closes stale database connections before every message, a thread hop per
