@@ -15,6 +15,7 @@ import logging
 import os
 
 from channels.layers import get_channel_layer
+from pycrdt import merge_updates
 
 from documents.sync.broadcast import KIND_CONTROL, KIND_UPDATE, Deliver, Envelope
 
@@ -103,19 +104,22 @@ class ChannelLayerBroadcast:
 
     async def _send_loop(self) -> None:
         while True:
-            group, message = await self._outbox.get()
-            try:
-                if group is None:
-                    await self.layer.send(message["to"], message)
-                else:
-                    await self.layer.group_send(group, message)
-                self._mark_healthy(True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Lost: anti-entropy repairs documents; awareness renews itself.
-                self._mark_healthy(False, exc)
-                await asyncio.sleep(0.5)
+            batch = [await self._outbox.get()]
+            while not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            for group, message in merge_updates_per_room(batch):
+                try:
+                    if group is None:
+                        await self.layer.send(message["to"], message)
+                    else:
+                        await self.layer.group_send(group, message)
+                    self._mark_healthy(True)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    # Lost: anti-entropy repairs documents; awareness renews itself.
+                    self._mark_healthy(False, exc)
+                    await asyncio.sleep(0.5)
 
     async def _receive_loop(self) -> None:
         backoff = 0.1
@@ -151,6 +155,32 @@ class ChannelLayerBroadcast:
             else:
                 log.error("the channel layer (Redis) is unreachable: %r", exc)
         self.healthy = healthy
+
+
+def merge_updates_per_room(batch: list[tuple[str | None, dict]]) -> list[tuple[str | None, dict]]:
+    """What queued while Redis was busy goes out with one update message per room: a room's
+    published updates are merged into one, sent where its last one stood (content only ever
+    moves later, never before a message that preceded it) with the last sequence number, which
+    the `stored` confirmations count up to. Other messages keep their place and order."""
+
+    def is_update(group, message) -> bool:
+        return group is not None and message["kind"] == KIND_UPDATE and message["seq"] > 0
+
+    pending: dict[str, list[bytes]] = {}
+    last_index: dict[str, int] = {}
+    for index, (group, message) in enumerate(batch):
+        if is_update(group, message):
+            pending.setdefault(group, []).append(message["payload"])
+            last_index[group] = index
+    out = []
+    for index, (group, message) in enumerate(batch):
+        if not is_update(group, message):
+            out.append((group, message))
+        elif last_index[group] == index:
+            payloads = pending[group]
+            merged = payloads[0] if len(payloads) == 1 else merge_updates(*payloads)
+            out.append((group, dict(message, payload=merged)))
+    return out
 
 
 async def publish_from_outside(room: str, kind: str, payload: bytes) -> None:
