@@ -58,6 +58,14 @@ def ws_url(server, document_id, token):
     return f"{server.ws}/ws/documents/{document_id}?token={token}"
 
 
+async def synced_clients(servers, document_id, token) -> list[YClient]:
+    """One client per server process, each synced."""
+    clients = [await YClient(ws_url(server, document_id, token)).connect() for server in servers]
+    for client in clients:
+        await client.wait_synced()
+    return clients
+
+
 def stored_text(document_id) -> str:
     doc = Doc()
     state = load_document_state(document_id)
@@ -152,10 +160,7 @@ async def test_edits_during_and_after_a_redis_restart_converge(team, stop_all):
         servers = await asyncio.to_thread(start_processes, 2, redis_server.url)
         stop_all.append(servers)
         doc_id, token = team["document"], team["owner"]
-        a = await YClient(ws_url(servers[0], doc_id, token)).connect()
-        b = await YClient(ws_url(servers[1], doc_id, token)).connect()
-        await a.wait_synced()
-        await b.wait_synced()
+        a, b = await synced_clients(servers, doc_id, token)
         a.text += "before;"
         await b.wait_for(lambda: "before;" in str(b.text))
         redis_server.stop()
@@ -180,10 +185,7 @@ async def test_dropped_messages_between_processes_are_healed_by_anti_entropy(
     )
     stop_all.append(servers)
     doc_id, token = team["document"], team["owner"]
-    a = await YClient(ws_url(servers[0], doc_id, token)).connect()
-    b = await YClient(ws_url(servers[1], doc_id, token)).connect()
-    await a.wait_synced()
-    await b.wait_synced()
+    a, b = await synced_clients(servers, doc_id, token)
     typed = []
     for n in range(12):
         a.text += f"x{n};"
@@ -199,10 +201,7 @@ async def test_presence_crosses_processes_and_leaves_with_its_client(team, redis
     servers = await asyncio.to_thread(start_processes, 2, redis_url)
     stop_all.append(servers)
     doc_id, token = team["document"], team["owner"]
-    a = await YClient(ws_url(servers[0], doc_id, token)).connect()
-    b = await YClient(ws_url(servers[1], doc_id, token)).connect()
-    await a.wait_synced()
-    await b.wait_synced()
+    a, b = await synced_clients(servers, doc_id, token)
     await a.set_awareness({"user": {"name": "alice", "color": "#f00"}})
     await b.wait_for(
         lambda: b.awareness.get(a.doc.client_id) == {"user": {"name": "alice", "color": "#f00"}}

@@ -58,6 +58,8 @@ async def test_two_clients_co_edit_and_a_late_joiner_gets_everything(
     late = await YClient(url(live_server_process, document_id, token)).connect()
     await late.wait_synced()
     assert str(late.text) == str(alice.text)
+    # None asked for acknowledgements (?ack=1): none gets message type 100.
+    assert not any(frame[0] == protocol.MESSAGE_ACK for c in (alice, bob) for frame in c.frames)
     for client in (alice, bob, late):
         await client.close()
 

@@ -142,6 +142,13 @@ async def test_awareness_of_a_client_is_removed_for_others_when_it_disconnects(w
     await staying.disconnect()
 
 
+def delete_as(user, path: str) -> int:
+    """An HTTP DELETE by `user` (session), as the browser would send it; its status code."""
+    client = Client()
+    client.force_login(user)
+    return client.delete(path).status_code
+
+
 async def database_sync(function, *args):
     from channels.db import database_sync_to_async
 
@@ -152,12 +159,8 @@ async def test_deleting_a_document_closes_its_open_sockets_with_4404(world):
     document, people, tokens = world
     editor, _ = await open_socket(f"/ws/documents/{document.id}?token={tokens['editor']}")
 
-    def delete_as_owner():
-        client = Client()
-        client.force_login(people["owner"])
-        return client.delete(f"/api/documents/{document.id}/").status_code
-
-    assert await database_sync(delete_as_owner) == 204
+    status = await database_sync(delete_as, people["owner"], f"/api/documents/{document.id}/")
+    assert status == 204
     closing = await editor.receive_output(timeout=5)
     assert closing == {"type": "websocket.close", "code": 4404}
 
@@ -168,12 +171,8 @@ async def test_removing_a_member_closes_only_their_socket_with_4403(world):
     viewer, _ = await open_socket(f"{path}?token={tokens['viewer']}")
     editor, _ = await open_socket(f"{path}?token={tokens['editor']}")
 
-    def remove_viewer():
-        client = Client()
-        client.force_login(people["owner"])
-        return client.delete(f"/api/documents/{document.id}/members/viewer/").status_code
-
-    assert await database_sync(remove_viewer) == 204
+    members = f"/api/documents/{document.id}/members/viewer/"
+    assert await database_sync(delete_as, people["owner"], members) == 204
     assert await viewer.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
     assert await editor.receive_nothing(timeout=0.3)
     await editor.disconnect()

@@ -1,0 +1,32 @@
+"""The management commands of SPEC.md: create_token and the first-run admin account."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from documents.auth import user_for_token
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_token_prints_a_working_token_alone_on_the_last_line(make_user, capsys):
+    alice = make_user("alice")
+    call_command("create_token", "alice")
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last_line.startswith("collab_") and " " not in last_line
+    assert user_for_token(last_line) == alice
+
+
+def test_create_token_for_an_unknown_user_fails_with_a_message():
+    with pytest.raises(CommandError, match="no user named 'ghost'"):
+        call_command("create_token", "ghost")
+
+
+def test_first_run_creates_an_admin_and_prints_its_password_once(capsys, django_user_model):
+    call_command("ensure_admin")
+    first = capsys.readouterr().out
+    password = first.split("password: ")[1].split()[0]
+    admin = django_user_model.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password(password)
+    call_command("ensure_admin")
+    assert password not in capsys.readouterr().out  # shown once only
+    assert django_user_model.objects.filter(is_superuser=True).count() == 1
