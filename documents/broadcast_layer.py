@@ -1,10 +1,14 @@
 """ChannelLayerBroadcast: the cross-process seam on Channels' channel layer (Redis).
 
-Each process has ONE channel; it joins one group per open room (`collab.room.<id>`) and the
-control group. A published message goes once to a room's group and reaches each other process
-once; that process fans it out to its sockets in-process. Sending happens on a background task,
-so the relay path never waits for Redis. Messages lost by the layer (channels-redis drops over
-capacity, Redis restarts) are healed by the registry's anti-entropy, not here.
+Every process has ONE channel and joins one group, which all processes share. What a process
+publishes in one event-loop turn (updates, awareness, state vectors, replies to one process,
+control messages, for all its rooms) goes out as ONE batch message: one Redis round trip per
+batch, whatever the number of rooms, where a group per room cost one round trip per message
+(at 200 rooms x 3 typists, thousands per second). Each receiver keeps the messages for rooms it
+holds and drops the rest; with the proxy routing each document to one process, little crosses
+at all. Sending happens on a background task, so the relay path never waits for Redis.
+Messages lost by the layer (channels-redis drops over capacity, Redis restarts) are healed by
+the registry's anti-entropy, not here.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from documents.sync.broadcast import KIND_CONTROL, KIND_UPDATE, Deliver, Envelop
 
 log = logging.getLogger("collab.broadcast")
 
-CONTROL_GROUP = "collab.control"
-MESSAGE_TYPE = "collab.envelope"
+PROCESSES_GROUP = "collab.processes"
+BATCH_TYPE = "collab.batch"
+# A batch's payloads are kept under this size (a single larger update still goes, alone):
+# one huge message would hold up every room's updates behind it in Redis and in the receiver.
+BATCH_PAYLOAD_BYTES = 1024 * 1024
 
-
-def room_group(room: str) -> str:
-    return "collab.room." + room.replace("-", "")
+Outgoing = tuple[str, str, bytes, int, str]  # room, kind, payload, seq, to ("" = every process)
 
 
 class ChannelLayerBroadcast:
@@ -45,7 +50,7 @@ class ChannelLayerBroadcast:
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
         self.process_id = await self.layer.new_channel("collab.process.")
-        await self.layer.group_add(CONTROL_GROUP, self.process_id)
+        await self.layer.group_add(PROCESSES_GROUP, self.process_id)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._receive_loop(), name="broadcast-receive"),
@@ -59,60 +64,37 @@ class ChannelLayerBroadcast:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            for room in list(self.rooms):
-                await self.layer.group_discard(room_group(room), self.process_id)
-            await self.layer.group_discard(CONTROL_GROUP, self.process_id)
+            await self.layer.group_discard(PROCESSES_GROUP, self.process_id)
 
     async def subscribe(self, room: str) -> None:
         self.rooms.add(room)
-        await self.layer.group_add(room_group(room), self.process_id)
 
     async def unsubscribe(self, room: str) -> None:
         self.rooms.discard(room)
-        with contextlib.suppress(Exception):
-            await self.layer.group_discard(room_group(room), self.process_id)
 
     async def renew_subscriptions(self) -> None:
-        """Join our groups again: a restarted Redis has forgotten them."""
-        await self.layer.group_add(CONTROL_GROUP, self.process_id)
-        for room in list(self.rooms):
-            await self.layer.group_add(room_group(room), self.process_id)
+        """Join the group again: a restarted Redis has forgotten it."""
+        await self.layer.group_add(PROCESSES_GROUP, self.process_id)
 
     def publish(self, room: str, kind: str, payload: bytes, seq: int = 0) -> None:
         if kind == KIND_UPDATE and self._drop_every:
             self._sent_updates += 1
             if self._sent_updates % self._drop_every == 0:
                 return
-        message = self._message(room, kind, payload, seq)
-        group = CONTROL_GROUP if kind == KIND_CONTROL else room_group(room)
-        self._outbox.put_nowait((group, message))
+        self._outbox.put_nowait((room, kind, payload, seq, ""))
 
     def send_to(self, process_id: str, room: str, kind: str, payload: bytes) -> None:
         """A message for one process only (replies to a state-vector exchange)."""
-        self._outbox.put_nowait((None, self._message(room, kind, payload, 0, to=process_id)))
-
-    def _message(self, room: str, kind: str, payload: bytes, seq: int, to: str = "") -> dict:
-        return {
-            "type": MESSAGE_TYPE,
-            "room": room,
-            "kind": kind,
-            "payload": payload,
-            "origin": self.process_id,
-            "seq": seq,
-            "to": to,
-        }
+        self._outbox.put_nowait((room, kind, payload, 0, process_id))
 
     async def _send_loop(self) -> None:
         while True:
-            batch = [await self._outbox.get()]
+            queued = [await self._outbox.get()]
             while not self._outbox.empty():
-                batch.append(self._outbox.get_nowait())
-            for group, message in merge_updates_per_room(batch):
+                queued.append(self._outbox.get_nowait())
+            for batch in split_batches(merge_updates_per_room(queued)):
                 try:
-                    if group is None:
-                        await self.layer.send(message["to"], message)
-                    else:
-                        await self.layer.group_send(group, message)
+                    await self.layer.group_send(PROCESSES_GROUP, self._batch_message(batch))
                     self._mark_healthy(True)
                 except asyncio.CancelledError:
                     raise
@@ -120,6 +102,9 @@ class ChannelLayerBroadcast:
                     # Lost: anti-entropy repairs documents; awareness renews itself.
                     self._mark_healthy(False, exc)
                     await asyncio.sleep(0.5)
+
+    def _batch_message(self, batch: list[Outgoing]) -> dict:
+        return {"type": BATCH_TYPE, "origin": self.process_id, "messages": [list(m) for m in batch]}
 
     async def _receive_loop(self) -> None:
         backoff = 0.1
@@ -134,19 +119,21 @@ class ChannelLayerBroadcast:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if message.get("type") != MESSAGE_TYPE or self._deliver is None:
+            if message.get("type") != BATCH_TYPE or self._deliver is None:
                 continue
-            envelope = Envelope(
-                room=message["room"],
-                kind=message["kind"],
-                payload=message["payload"],
-                origin=message["origin"],
-                seq=message.get("seq", 0),
-            )
-            try:
-                self._deliver(envelope)
-            except Exception:
-                log.exception("handling a %s message failed", envelope.kind)
+            origin = message["origin"]
+            if origin == self.process_id:
+                continue
+            for room, kind, payload, seq, to in message["messages"]:
+                if to and to != self.process_id:
+                    continue
+                if kind != KIND_CONTROL and room not in self.rooms:
+                    continue
+                envelope = Envelope(room=room, kind=kind, payload=payload, origin=origin, seq=seq)
+                try:
+                    self._deliver(envelope)
+                except Exception:
+                    log.exception("handling a %s message failed", envelope.kind)
 
     def _mark_healthy(self, healthy: bool, exc: Exception | None = None) -> None:
         if healthy != self.healthy:
@@ -157,45 +144,50 @@ class ChannelLayerBroadcast:
         self.healthy = healthy
 
 
-def merge_updates_per_room(batch: list[tuple[str | None, dict]]) -> list[tuple[str | None, dict]]:
+def merge_updates_per_room(queued: list[Outgoing]) -> list[Outgoing]:
     """What queued while Redis was busy goes out with one update message per room: a room's
     published updates are merged into one, sent where its last one stood (content only ever
     moves later, never before a message that preceded it) with the last sequence number, which
     the `stored` confirmations count up to. Other messages keep their place and order."""
 
-    def is_update(group, message) -> bool:
-        return group is not None and message["kind"] == KIND_UPDATE and message["seq"] > 0
+    def is_update(message: Outgoing) -> bool:
+        _room, kind, _payload, seq, to = message
+        return kind == KIND_UPDATE and seq > 0 and not to
 
     pending: dict[str, list[bytes]] = {}
     last_index: dict[str, int] = {}
-    for index, (group, message) in enumerate(batch):
-        if is_update(group, message):
-            pending.setdefault(group, []).append(message["payload"])
-            last_index[group] = index
+    for index, message in enumerate(queued):
+        if is_update(message):
+            pending.setdefault(message[0], []).append(message[2])
+            last_index[message[0]] = index
     out = []
-    for index, (group, message) in enumerate(batch):
-        if not is_update(group, message):
-            out.append((group, message))
-        elif last_index[group] == index:
-            payloads = pending[group]
+    for index, message in enumerate(queued):
+        if not is_update(message):
+            out.append(message)
+        elif last_index[message[0]] == index:
+            payloads = pending[message[0]]
             merged = payloads[0] if len(payloads) == 1 else merge_updates(*payloads)
-            out.append((group, dict(message, payload=merged)))
+            out.append((message[0], message[1], merged, message[3], message[4]))
     return out
+
+
+def split_batches(messages: list[Outgoing]) -> list[list[Outgoing]]:
+    """Consecutive runs of messages whose payloads stay within BATCH_PAYLOAD_BYTES."""
+    batches: list[list[Outgoing]] = []
+    size = 0
+    for message in messages:
+        if not batches or (size + len(message[2]) > BATCH_PAYLOAD_BYTES and batches[-1]):
+            batches.append([])
+            size = 0
+        batches[-1].append(message)
+        size += len(message[2])
+    return batches
 
 
 async def publish_from_outside(room: str, kind: str, payload: bytes) -> None:
     """Publish from outside any server loop (a management command, or a view in a process that
-    serves no rooms): one group message, like a process would send."""
-    group = CONTROL_GROUP if kind == KIND_CONTROL else room_group(room)
+    serves no rooms): a batch of one message, like a process would send."""
     await get_channel_layer().group_send(
-        group,
-        {
-            "type": MESSAGE_TYPE,
-            "room": room,
-            "kind": kind,
-            "payload": payload,
-            "origin": "external",
-            "seq": 0,
-            "to": "",
-        },
+        PROCESSES_GROUP,
+        {"type": BATCH_TYPE, "origin": "external", "messages": [[room, kind, payload, 0, ""]]},
     )

@@ -1,31 +1,69 @@
-"""The Redis-side broadcast: what queues while Redis is busy goes out merged per room."""
+"""The Redis-side broadcast: one batch message per turn for every room, what queued while Redis
+was busy merged per room, and each process keeping only what concerns the rooms it holds."""
+
+import asyncio
 
 from pycrdt import Doc, Text
 
-from documents.broadcast_layer import merge_updates_per_room
-from documents.sync.broadcast import KIND_UPDATE
+from documents.broadcast_layer import (
+    BATCH_PAYLOAD_BYTES,
+    ChannelLayerBroadcast,
+    merge_updates_per_room,
+    split_batches,
+)
+from documents.sync.broadcast import KIND_AWARENESS, KIND_CONTROL, KIND_UPDATE
 from tests.unit.fakes import typed_update
 
 
 def test_a_backlog_of_updates_goes_out_as_one_merged_message_per_room():
-    def message(kind, payload=b"", seq=0):
-        return {"kind": kind, "payload": payload, "seq": seq}
-
     a1 = typed_update("a", client_id=1)
     a2 = typed_update("b", client_id=1, base=a1)
     b1 = typed_update("z", client_id=2)
-    batch = [
-        ("room.a", message(KIND_UPDATE, a1, 1)),
-        ("room.b", message(KIND_UPDATE, b1, 1)),
-        ("room.a", message("awareness", b"presence")),
-        ("room.a", message(KIND_UPDATE, a2, 2)),
+    queued = [
+        ("a", KIND_UPDATE, a1, 1, ""),
+        ("b", KIND_UPDATE, b1, 1, ""),
+        ("a", KIND_AWARENESS, b"presence", 0, ""),
+        ("a", KIND_UPDATE, a2, 2, ""),
     ]
-    out = merge_updates_per_room(batch)
-    assert [(group, m["kind"], m["seq"]) for group, m in out] == [
-        ("room.b", KIND_UPDATE, 1),
-        ("room.a", "awareness", 0),
-        ("room.a", KIND_UPDATE, 2),
+    out = merge_updates_per_room(queued)
+    assert [(room, kind, seq) for room, kind, _, seq, _ in out] == [
+        ("b", KIND_UPDATE, 1),
+        ("a", KIND_AWARENESS, 0),
+        ("a", KIND_UPDATE, 2),
     ]
     doc = Doc()
-    doc.apply_update(out[-1][1]["payload"])
+    doc.apply_update(out[-1][2])
     assert str(doc.get("text", type=Text)) == "ab"
+
+
+def test_large_payloads_are_spread_over_several_batches_in_order():
+    big = b"x" * (BATCH_PAYLOAD_BYTES // 2 + 1)
+    messages = [("a", KIND_UPDATE, big, n, "") for n in range(1, 4)]
+    batches = split_batches(messages)
+    assert [[m[3] for m in batch] for batch in batches] == [[1], [2], [3]]
+
+
+async def test_a_process_receives_what_concerns_its_rooms_and_every_control_message():
+    alice, bob = ChannelLayerBroadcast(), ChannelLayerBroadcast()  # two processes, one layer
+    received = []
+    await alice.start(lambda envelope: None)
+    await bob.start(received.append)
+    await bob.subscribe("held")
+    try:
+        alice.publish("held", KIND_UPDATE, b"for bob", 1)
+        alice.publish("elsewhere", KIND_UPDATE, b"not for bob", 1)
+        alice.send_to("some-third-process", "held", KIND_UPDATE, b"not for bob either")
+        alice.publish("", KIND_CONTROL, b"{}")
+        alice.send_to(bob.process_id, "held", KIND_AWARENESS, b"to bob alone")
+        async with asyncio.timeout(5):
+            while len(received) < 3:
+                await asyncio.sleep(0.01)
+        assert [(e.room, e.kind, e.payload) for e in received] == [
+            ("held", KIND_UPDATE, b"for bob"),
+            ("", KIND_CONTROL, b"{}"),
+            ("held", KIND_AWARENESS, b"to bob alone"),
+        ]
+        assert all(envelope.origin == alice.process_id for envelope in received)
+    finally:
+        await alice.stop()
+        await bob.stop()
