@@ -284,17 +284,16 @@ def test_metrics_are_not_published_through_the_proxy_unless_asked(caddy_config):
 
 
 class StandInReplica:
-    """An HTTP server that answers every request with its own name: which replica served."""
+    """An HTTP server that answers every request with its own address: which replica served."""
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self):
         self.paths: list[str] = []
         replica = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 replica.paths.append(self.path)
-                body = replica.name.encode()
+                body = replica.address.encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -365,7 +364,7 @@ class RunningCaddy:
 
 @pytest.fixture
 def replicas():
-    started = [StandInReplica("replica-1"), StandInReplica("replica-2")]
+    started = [StandInReplica() for _ in range(3)]
     yield started
     for replica in started:
         with contextlib.suppress(Exception):
@@ -379,16 +378,17 @@ def proxy(tmp_path, replicas):
     running.stop()
 
 
-DOCUMENTS = [f"00000000-0000-4000-8000-{number:012d}" for number in range(16)]
+DOCUMENTS = [f"00000000-0000-4000-8000-{number:012d}" for number in range(48)]
 
 
 def served_by(proxy: RunningCaddy, path: str, **kwargs) -> str:
     response = proxy.get(path, **kwargs)
     assert response.status_code == 200, (path, response.status_code)
+    assert response.headers["X-Collab-Replica"] == response.text, "Caddy names the replica"
     return response.text
 
 
-def test_a_documents_clients_reach_one_replica_whatever_their_query(proxy):
+def test_a_documents_clients_reach_one_replica_whatever_their_query(proxy, replicas):
     chosen = {}
     for document in DOCUMENTS:
         seen = {
@@ -399,17 +399,30 @@ def test_a_documents_clients_reach_one_replica_whatever_their_query(proxy):
         }
         assert len(seen) == 1, f"{document} went to {seen}"
         chosen[document] = seen.pop()
-    assert set(chosen.values()) == {"replica-1", "replica-2"}, "documents spread over both"
+    assert set(chosen.values()) == {r.address for r in replicas}, "documents spread over all"
 
 
-def test_a_stopped_replicas_documents_move_to_the_other_and_only_those(proxy, replicas):
+def test_a_stopped_replicas_documents_move_to_the_others_and_only_those(proxy, replicas):
     before = {document: served_by(proxy, f"/ws/documents/{document}") for document in DOCUMENTS}
+    stopped = replicas[0].address
     replicas[0].stop()
-    after = {
-        document: served_by(proxy, f"/ws/documents/{document}?ack=1") for document in DOCUMENTS
-    }
-    assert set(after.values()) == {"replica-2"}
-    assert all(after[doc] == "replica-2" for doc in DOCUMENTS if before[doc] == "replica-2")
+    after = {document: served_by(proxy, f"/ws/documents/{document}?a=1") for document in DOCUMENTS}
+    assert stopped not in after.values()
+    # Rendezvous hashing: the documents of the replicas still up stay where they are.
+    assert all(after[doc] == before[doc] for doc in DOCUMENTS if before[doc] != stopped)
+
+
+def test_a_replica_added_takes_documents_from_the_others_and_moves_no_other(tmp_path, replicas):
+    two = RunningCaddy(tmp_path / "two", replicas[:2])
+    before = {document: served_by(two, f"/ws/documents/{document}") for document in DOCUMENTS}
+    two.stop()
+    three = RunningCaddy(tmp_path / "three", replicas)
+    try:
+        after = {document: served_by(three, f"/ws/documents/{document}") for document in DOCUMENTS}
+    finally:
+        three.stop()
+    moved = [doc for doc in DOCUMENTS if after[doc] != before[doc]]
+    assert moved and all(after[doc] == replicas[2].address for doc in moved)
 
 
 def test_the_access_log_keeps_the_path_but_never_the_token(proxy):
