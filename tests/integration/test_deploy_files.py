@@ -342,8 +342,9 @@ class RunningCaddy:
         )
         deadline = time.monotonic() + 20
         while not self.ca.exists() or not self._answers():
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, f"Caddy did not start:\n{self.log.read_text()}"
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"Caddy did not start:\n{self.log.read_text()}")
             time.sleep(0.1)
 
     def _answers(self) -> bool:
@@ -414,8 +415,10 @@ def test_a_stopped_replicas_documents_move_to_the_others_and_only_those(proxy, r
 
 def test_a_replica_added_takes_documents_from_the_others_and_moves_no_other(tmp_path, replicas):
     two = RunningCaddy(tmp_path / "two", replicas[:2])
-    before = {document: served_by(two, f"/ws/documents/{document}") for document in DOCUMENTS}
-    two.stop()
+    try:
+        before = {document: served_by(two, f"/ws/documents/{document}") for document in DOCUMENTS}
+    finally:
+        two.stop()
     three = RunningCaddy(tmp_path / "three", replicas)
     try:
         after = {document: served_by(three, f"/ws/documents/{document}") for document in DOCUMENTS}
