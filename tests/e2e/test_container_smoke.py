@@ -2,10 +2,12 @@
 
 The script builds the image (making local base images where no registry is reachable), runs
 migrations, a user and a token through it, drives edits over HTTP and WebSocket, checks SIGTERM
-(1001, exit 0, JSON logs), a restart, and two replicas behind deploy/Caddyfile over https/wss.
+(1001, exit 0, JSON logs), a restart, and two replicas behind deploy/Caddyfile over https/wss:
+routing by document (one replica per document whatever the query string), and a replica stopped
+mid-session whose clients move to the other with every edit kept (clients and a cold load).
 It installs Debian's docker.io, debootstrap and caddy when they are missing; when that is not
 possible the test fails with the script's reason (docs/self-hosting.md: the smoke test).
-About 2.5 minutes on a cold machine, under a minute with the base images cached.
+About 2.5 to 6 minutes on a cold machine, a minute or two with the base images cached.
 """
 
 from __future__ import annotations
