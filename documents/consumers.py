@@ -26,13 +26,12 @@ from documents.origins import handshake_origin, origin_allowed
 from documents.ratelimit import ConnectionRateLimit, TokenBucket
 from documents.runtime import get_registry
 from documents.sync.closecodes import CloseCode
-from documents.sync.protocol import ProtocolError
+from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, message_type
 from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024
-AWARENESS_TYPE = b"\x01"
 connection_rate = ConnectionRateLimit(settings.COLLAB_CONNECTIONS_PER_MINUTE)
 
 
@@ -165,7 +164,14 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.client.close(CloseCode.MALFORMED)
             return
         metrics.frame_received(bytes_data)
-        if bytes_data[:1] == AWARENESS_TYPE and not self.awareness_budget.take():
+        try:
+            # The frame's type as the parser reads it (a type has more spellings than its first
+            # byte; a non-canonical one is malformed), before the frame is worth parsing.
+            is_awareness = message_type(bytes_data) == MESSAGE_AWARENESS
+        except ProtocolError:
+            self.client.close(CloseCode.MALFORMED)
+            return
+        if is_awareness and not self.awareness_budget.take():
             self._defer_awareness(bytes_data)
             return
         await self._handle_frame(bytes_data)
