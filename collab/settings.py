@@ -216,5 +216,7 @@ COLLAB_MAX_DOCUMENT_BYTES = env_int("COLLAB_MAX_DOCUMENT_BYTES", 64 * 1024 * 102
 COLLAB_MAX_AWARENESS_BYTES = env_int("COLLAB_MAX_AWARENESS_BYTES", 64 * 1024)
 COLLAB_AWARENESS_PER_SECOND = env_int("COLLAB_AWARENESS_PER_SECOND", 30)
 COLLAB_MAX_AWARENESS_IDS = env_int("COLLAB_MAX_AWARENESS_IDS", 8)
+# Sync step 1 requests answered per connection per second (a client sends one per connection).
+COLLAB_SYNC_REQUESTS_PER_SECOND = env_int("COLLAB_SYNC_REQUESTS_PER_SECOND", 2)
 # Automatic versions: minutes after the first unversioned edit; 0 turns them off.
 COLLAB_AUTO_VERSION_MINUTES = float(env_str("COLLAB_AUTO_VERSION_MINUTES", "10"))

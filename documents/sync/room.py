@@ -16,6 +16,7 @@ from typing import Protocol
 from pycrdt import Awareness, Doc, merge_updates
 
 from documents.sync import protocol
+from documents.sync.full_state import EMPTY_STATE_VECTOR, FullState
 from documents.sync.protocol import (
     EMPTY_UPDATE,
     AuthMessage,
@@ -120,6 +121,7 @@ class Room:
         self._awareness_ids: dict[Client, set[int]] = {}
         self._last_change: bytes | None = None
         self.doc.observe(self._remember_change)
+        self.full_state = FullState(self.doc)
 
     # -- membership ------------------------------------------------------------------------
     def join(self, client: Client) -> None:
@@ -246,6 +248,8 @@ class Room:
         self._last_change = event.update
 
     def _diff_since(self, state_vector: bytes) -> bytes:
+        if state_vector == EMPTY_STATE_VECTOR:
+            return self.full_state.get()
         try:
             return self.doc.get_update(state_vector)
         except _PASS_THROUGH:

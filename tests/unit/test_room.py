@@ -298,3 +298,16 @@ def test_leaving_and_expiring_forget_the_meta_too():
     last = room.awareness.meta[222]["lastUpdated"]
     room.expire_awareness(older_than_ms=30_000, now_ms=last + 30_000)
     assert 222 not in room.awareness.meta
+
+
+def test_the_whole_document_is_encoded_once_per_version():
+    room = make_room()
+    alice, late = RecordingClient(), RecordingClient()
+    room.join(alice)
+    room.receive(alice, protocol.encode_update(typed_update("one", client_id=1)))
+    first = room.full_state.get()
+    assert room.full_state.get() is first  # no change: the same encoding
+    room.receive(alice, protocol.encode_update(typed_update(";two", client_id=1, base=first)))
+    room.join(late)
+    room.receive(late, protocol.encode_sync_step1(b"\x00"))
+    assert late.text() == "one;two"  # a change made the cached encoding go
