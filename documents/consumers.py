@@ -144,7 +144,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         presence.joined(self)  # admin's "connected now": a row written in the background
 
     async def _authorize(self) -> tuple[int | None, str | None]:
-        if not origin_allowed(handshake_origin(self.scope)):
+        if not origin_allowed(handshake_origin(self.scope), self.scope):
             return CloseCode.FORBIDDEN, None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
