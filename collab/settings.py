@@ -11,7 +11,8 @@ from django.core.exceptions import ImproperlyConfigured
 from collab.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+# Embedded mode's files (SQLite database, generated secret key); tests point it elsewhere.
+VAR_DIR = Path(env_str("COLLAB_VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG")
 EMBEDDED = not env_str("DATABASE_URL")
@@ -20,15 +21,28 @@ if not SECRET_KEY:
     if not (DEBUG or EMBEDDED):
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
     # Embedded mode: a per-checkout key kept under var/, so sessions survive restarts.
+    import os
+    import secrets
+
     VAR_DIR.mkdir(exist_ok=True)
     key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        import secrets
-
-        key_file.write_text(secrets.token_urlsafe(50))
+    try:  # created readable by its owner alone, never world-readable for a moment
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key_file.chmod(0o600)  # a key written by an older version with the umask's mode
+    else:
+        with os.fdopen(fd, "w") as key_out:
+            key_out.write(secrets.token_urlsafe(50))
     SECRET_KEY = key_file.read_text().strip()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+if "*" in ALLOWED_HOSTS and not DEBUG:
+    # Any Host header would be trusted: in password-reset links, and as the origin a browser page
+    # may open sockets from (documents/origins.py).
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS=* is refused when DEBUG is off: list the host names this server answers "
+        "to (e.g. ALLOWED_HOSTS=collab.example.com)"
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -217,5 +231,8 @@ COLLAB_CONNECTIONS_PER_MINUTE = env_int("COLLAB_CONNECTIONS_PER_MINUTE", 600)
 COLLAB_MAX_DOCUMENT_BYTES = env_int("COLLAB_MAX_DOCUMENT_BYTES", 64 * 1024 * 1024)
 COLLAB_MAX_AWARENESS_BYTES = env_int("COLLAB_MAX_AWARENESS_BYTES", 64 * 1024)
 COLLAB_AWARENESS_PER_SECOND = env_int("COLLAB_AWARENESS_PER_SECOND", 30)
+COLLAB_MAX_AWARENESS_IDS = env_int("COLLAB_MAX_AWARENESS_IDS", 8)
+# Sync step 1 requests answered per connection per second (a client sends one per connection).
+COLLAB_SYNC_REQUESTS_PER_SECOND = env_int("COLLAB_SYNC_REQUESTS_PER_SECOND", 2)
 # Automatic versions: minutes after the first unversioned edit; 0 turns them off.
 COLLAB_AUTO_VERSION_MINUTES = float(env_str("COLLAB_AUTO_VERSION_MINUTES", "10"))

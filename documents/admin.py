@@ -148,7 +148,14 @@ class DocumentVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # versions are taken from the live document (API, or automatically)
 
-    @admin.action(description="Restore the selected version (as a new change, for everyone)")
+    def has_restore_permission(self, request):
+        """Restoring rewrites the live document: whoever may change documents may restore."""
+        return request.user.has_perm("documents.change_document")
+
+    @admin.action(
+        description="Restore the selected version (as a new change, for everyone)",
+        permissions=["restore"],
+    )
     def restore(self, request, queryset):
         chosen = list(queryset[:2])
         if len(chosen) != 1:
@@ -189,7 +196,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["delete"])
     def revoke(self, request, queryset):
         count = queryset.count()
         queryset.delete()
@@ -215,7 +222,10 @@ class LiveConnectionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Disconnect (close with 4403; they may reconnect if still members)")
+    @admin.action(
+        description="Disconnect (close with 4403; they may reconnect if still members)",
+        permissions=["delete"],
+    )
     def disconnect(self, request, queryset):
         pairs = set(queryset.values_list("document_id", "user_id"))
         end_sessions_of(pairs)

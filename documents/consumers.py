@@ -26,13 +26,12 @@ from documents.origins import handshake_origin, origin_allowed
 from documents.ratelimit import ConnectionRateLimit, TokenBucket
 from documents.runtime import get_registry
 from documents.sync.closecodes import CloseCode
-from documents.sync.protocol import ProtocolError
+from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, SyncStep1, message_type
 from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024
-AWARENESS_TYPE = b"\x01"
 connection_rate = ConnectionRateLimit(settings.COLLAB_CONNECTIONS_PER_MINUTE)
 
 
@@ -98,6 +97,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
     room = None
     client: SocketClient | None = None
     _deferred_awareness: bytes | None = None
+    _deferred_step1: SyncStep1 | None = None
 
     async def __call__(self, scope, receive, send):
         """One input, the socket, read in a plain loop. Channels' general loop creates a task
@@ -138,11 +138,13 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
         rate = settings.COLLAB_AWARENESS_PER_SECOND
         self.awareness_budget = TokenBucket(rate, burst=rate)
+        rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
+        self.sync_budget = TokenBucket(rate, burst=2 * rate)
         self.room = await get_registry().join(self.document_id, self.client)
         presence.joined(self)  # admin's "connected now": a row written in the background
 
     async def _authorize(self) -> tuple[int | None, str | None]:
-        if not origin_allowed(handshake_origin(self.scope)):
+        if not origin_allowed(handshake_origin(self.scope), self.scope):
             return CloseCode.FORBIDDEN, None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -165,7 +167,14 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.client.close(CloseCode.MALFORMED)
             return
         metrics.frame_received(bytes_data)
-        if bytes_data[:1] == AWARENESS_TYPE and not self.awareness_budget.take():
+        try:
+            # The frame's type as the parser reads it (a type has more spellings than its first
+            # byte; a non-canonical one is malformed), before the frame is worth parsing.
+            is_awareness = message_type(bytes_data) == MESSAGE_AWARENESS
+        except ProtocolError:
+            self.client.close(CloseCode.MALFORMED)
+            return
+        if is_awareness and not self.awareness_budget.take():
             self._defer_awareness(bytes_data)
             return
         await self._handle_frame(bytes_data)
@@ -186,6 +195,25 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.awareness_budget.take()
             asyncio.get_running_loop().create_task(self._handle_frame(frame))
 
+    def _defer_sync_step1(self, message: SyncStep1) -> None:
+        """Over the rate: answer only the newest request, when allowed. A step 1 far behind
+        makes the room encode most of the document (the empty one is cached per version)."""
+        first = self._deferred_step1 is None
+        self._deferred_step1 = message
+        if first:
+            asyncio.get_running_loop().call_later(
+                self.sync_budget.seconds_until_next(), self._answer_deferred_step1
+            )
+
+    def _answer_deferred_step1(self) -> None:
+        message, self._deferred_step1 = self._deferred_step1, None
+        if message is not None and self.room is not None and self.client is not None:
+            self.sync_budget.take()
+            try:
+                self.room.receive_message(self.client, message)
+            except ProtocolError:
+                self.client.close(CloseCode.MALFORMED)
+
     async def _handle_frame(self, bytes_data: bytes) -> None:
         if self.room is None or self.client is None:
             return
@@ -195,7 +223,9 @@ class DocumentConsumer(AsyncWebsocketConsumer):
                 message = await asyncio.to_thread(self.room.parse, bytes_data)
             else:
                 message = self.room.parse(bytes_data)
-            if self.room is not None:
+            if isinstance(message, SyncStep1) and not self.sync_budget.take():
+                self._defer_sync_step1(message)
+            elif self.room is not None:
                 self.room.receive_message(self.client, message)
         except ProtocolError as exc:
             log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)

@@ -34,7 +34,7 @@ def document_state(document_id: str) -> bytes:
 
     async def live_state():
         room = get_registry().rooms.get(document_id)
-        return room.doc.get_update() if room is not None else None
+        return room.full_state.get() if room is not None else None
 
     _, state = run_on_server_loop(live_state)
     if state is None:

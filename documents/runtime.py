@@ -23,6 +23,7 @@ def registry_config() -> RegistryConfig:
         flush_interval=settings.COLLAB_FLUSH_INTERVAL_MS / 1000,
         idle_seconds=settings.COLLAB_ROOM_IDLE_SECONDS,
         max_awareness_bytes=settings.COLLAB_MAX_AWARENESS_BYTES,
+        max_awareness_ids=settings.COLLAB_MAX_AWARENESS_IDS,
         pending_bytes_limit=settings.COLLAB_PENDING_BYTES_LIMIT,
         anti_entropy_seconds=settings.COLLAB_ANTI_ENTROPY_SECONDS,
         max_document_bytes=settings.COLLAB_MAX_DOCUMENT_BYTES,

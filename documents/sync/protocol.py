@@ -61,7 +61,7 @@ class AwarenessEntry:
 
     @property
     def is_removal(self) -> bool:
-        return self.state_json in ("", "null")
+        return self.state_json == "null"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,21 @@ class AuthMessage:
 Message = SyncStep1 | SyncStep2 | SyncUpdate | AwarenessUpdate | QueryAwareness | AuthMessage
 
 
-def parse_message(frame: bytes, *, max_awareness_bytes: int | None = None) -> Message:
+def message_type(frame: bytes) -> int:
+    """The frame's message type, read as `parse_message` reads it (cheap: for rate limits that
+    must be applied before a frame is worth parsing)."""
+    try:
+        return Reader(frame).read_var_uint()
+    except DecodeError as exc:
+        raise ProtocolError(str(exc)) from exc
+
+
+def parse_message(
+    frame: bytes,
+    *,
+    max_awareness_bytes: int | None = None,
+    max_awareness_entries: int | None = None,
+) -> Message:
     """Parse one binary frame; raise ProtocolError for anything malformed."""
     reader = Reader(frame)
     try:
@@ -91,7 +105,7 @@ def parse_message(frame: bytes, *, max_awareness_bytes: int | None = None) -> Me
         if message_type == MESSAGE_SYNC:
             message = _parse_sync(reader)
         elif message_type == MESSAGE_AWARENESS:
-            message = _parse_awareness(reader, max_awareness_bytes)
+            message = _parse_awareness(reader, max_awareness_bytes, max_awareness_entries)
         elif message_type == MESSAGE_QUERY_AWARENESS:
             message = QueryAwareness()
         elif message_type == MESSAGE_AUTH:
@@ -143,25 +157,38 @@ def lacks(ours: bytes, theirs: bytes) -> bool:
     return any(clock > mine.get(client, 0) for client, clock in decode_state_vector(theirs).items())
 
 
-def _parse_awareness(reader: Reader, max_bytes: int | None) -> AwarenessUpdate:
+def _parse_awareness(
+    reader: Reader, max_bytes: int | None, max_entries: int | None
+) -> AwarenessUpdate:
     payload = reader.read_var_bytes()
     if max_bytes is not None and len(payload) > max_bytes:
         raise ProtocolError(f"awareness update of {len(payload)} bytes exceeds {max_bytes}")
     inner = Reader(payload)
+    count = inner.read_count()
+    if max_entries is not None and count > max_entries:
+        # Checked before the entries are read: reading thousands costs the loop tens of ms.
+        raise ProtocolError(f"awareness update of {count} entries exceeds {max_entries}")
     entries = []
-    for _ in range(inner.read_count()):
+    for _ in range(count):
         client_id = inner.read_var_uint()
         clock = inner.read_var_uint()
         state_json = inner.read_var_string()
-        if state_json:
-            try:
-                json.loads(state_json)
-            except ValueError as exc:
-                raise ProtocolError("awareness state is not JSON") from exc
+        _check_awareness_state(state_json)
         entries.append(AwarenessEntry(client_id, clock, state_json))
     if not inner.at_end():
         raise ProtocolError("trailing bytes after the awareness update")
     return AwarenessUpdate(payload, tuple(entries))
+
+
+def _check_awareness_state(state_json: str) -> None:
+    """A state is a JSON object, or `null` for a removal (what y-protocols writes): anything else
+    would reach every other client's presence list as something it cannot show."""
+    try:
+        state = json.loads(state_json)
+    except ValueError as exc:
+        raise ProtocolError("awareness state is not JSON") from exc
+    if state is not None and not isinstance(state, dict):
+        raise ProtocolError("awareness state is neither a JSON object nor null")
 
 
 def encode_sync_step1(state_vector: bytes) -> bytes:

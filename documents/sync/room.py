@@ -17,9 +17,11 @@ from typing import Protocol
 from pycrdt import Awareness, Doc, merge_updates
 
 from documents.sync import protocol
+from documents.sync.full_state import EMPTY_STATE_VECTOR, FullState
 from documents.sync.protocol import (
     EMPTY_UPDATE,
     AuthMessage,
+    AwarenessEntry,
     AwarenessUpdate,
     ProtocolError,
     QueryAwareness,
@@ -38,6 +40,11 @@ from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 COALESCE_MIN_SECONDS = 0.002
 COALESCE_MAX_SECONDS = 0.020
 FRAME_WRITE_SECONDS = 50e-6  # one frame through Channels, daphne and autobahn (benchmarks.md)
+
+# Entries in one awareness message from a client: its own ids, the echoes of others' changes
+# y-websocket's provider sends back, and the removals of peers it timed out at once. Reading an
+# entry costs ~7 us of loop time, so a 64 KiB message of 6,000 one-byte entries would cost 40 ms.
+MAX_AWARENESS_ENTRIES = 256
 
 _PASS_THROUGH = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -87,6 +94,7 @@ class Room:
         listener: RoomListener,
         *,
         max_awareness_bytes: int,
+        max_awareness_ids: int = 8,
         max_document_bytes: int | None = None,
         coalesce: bool = False,
     ) -> None:
@@ -107,6 +115,9 @@ class Room:
         self.clients: set[Client] = set()
         self.listener = listener
         self.max_awareness_bytes = max_awareness_bytes
+        # Each awareness client id costs memory here and in every other client: one connection
+        # may own only this many at once (a browser tab owns one).
+        self.max_awareness_ids = max_awareness_ids
         self.awareness = Awareness(self.doc)
         self.awareness.set_local_state(None)  # the server itself is nobody's presence
         self._awareness_ids: dict[Client, set[int]] = {}
@@ -122,7 +133,9 @@ class Room:
         def remember_change(event) -> None:
             if (current := room()) is not None:
                 current._last_change = event.update
+                current.full_state.changed()
 
+        self.full_state = FullState(self.doc)
         self.doc.observe(remember_change)
 
     def load(self, stored: StoredDocument) -> None:
@@ -152,12 +165,14 @@ class Room:
     def leave(self, client: Client) -> None:
         """Forget a client and tell the others its awareness states are gone."""
         self.clients.discard(client)
-        gone = sorted(self._awareness_ids.pop(client, set()) & set(self.awareness.states))
+        owned = self._awareness_ids.pop(client, set())
+        gone = sorted(owned & set(self.awareness.states))
         if gone:
             self.awareness.remove_awareness_states(gone, "leave")
             payload = self.awareness.encode_awareness_update(gone)
             self._fan_out(protocol.encode_awareness(payload), exclude=None)
             self.listener.awareness_accepted(self, payload)
+        self._forget_meta(owned)
 
     # -- incoming --------------------------------------------------------------------------
     def receive(self, client: Client, frame: bytes) -> None:
@@ -166,7 +181,11 @@ class Room:
 
     def parse(self, frame: bytes) -> protocol.Message:
         """Parse and check a frame. Pure: a large frame can be parsed off the event loop."""
-        return protocol.parse_message(frame, max_awareness_bytes=self.max_awareness_bytes)
+        return protocol.parse_message(
+            frame,
+            max_awareness_bytes=self.max_awareness_bytes,
+            max_awareness_entries=MAX_AWARENESS_ENTRIES,
+        )
 
     def receive_message(self, client: Client, message: protocol.Message) -> None:
         if isinstance(message, SyncStep1):
@@ -209,6 +228,7 @@ class Room:
         message = protocol.parse_message(protocol.encode_awareness(payload))
         assert isinstance(message, AwarenessUpdate)
         self.awareness.apply_awareness_update(payload, "remote")
+        self._forget_meta(e.client_id for e in message.entries if e.is_removal)
         self._fan_out(protocol.encode_awareness(payload), exclude=None)
 
     def broadcast(self, frame: bytes, clients: Iterable[Client] | None = None) -> None:
@@ -276,6 +296,8 @@ class Room:
         return change
 
     def _diff_since(self, state_vector: bytes) -> bytes:
+        if state_vector == EMPTY_STATE_VECTOR:
+            return self.full_state.get()
         try:
             return self.doc.get_update(state_vector)
         except _PASS_THROUGH:
@@ -284,20 +306,43 @@ class Room:
             raise ProtocolError(f"bad state vector: {exc!r}") from None
 
     def _accept_awareness(self, client: Client, message: AwarenessUpdate) -> None:
+        """Apply and relay what is news; count the ids this client announces.
+
+        y-websocket's provider sends back every awareness change it receives (its handler
+        ignores the origin), and the removals of peers it timed out: entries that are not news
+        (an echo carries the clock we have) are neither relayed (N clients would otherwise turn
+        each cursor move into N^2 frames) nor counted as the echoing client's own ids."""
+        news = [entry for entry in message.entries if self._is_news(entry)]
+        if not news:
+            return
         owned = self._awareness_ids.setdefault(client, set())
-        for entry in message.entries:
-            if entry.is_removal:
-                owned.discard(entry.client_id)
-            else:
-                owned.add(entry.client_id)
+        removed = {entry.client_id for entry in news if entry.is_removal}
+        announced = {entry.client_id for entry in news if not entry.is_removal}
+        # Checked before anything is applied: a refused message changes nobody's presence.
+        if len((owned - removed) | announced) > self.max_awareness_ids:
+            raise ProtocolError(f"more than {self.max_awareness_ids} awareness client ids")
+        owned.difference_update(removed)
+        owned.update(announced)
+        payload = message.payload
+        if len(news) < len(message.entries):
+            payload = protocol.encode_awareness_entries(news)
         try:
-            self.awareness.apply_awareness_update(message.payload, client)
+            self.awareness.apply_awareness_update(payload, client)
         except _PASS_THROUGH:
             raise
         except BaseException as exc:
             raise ProtocolError(f"bad awareness update: {exc!r}") from None
-        self._fan_out(protocol.encode_awareness(message.payload), exclude=client)
-        self.listener.awareness_accepted(self, message.payload)
+        self._forget_meta(removed)
+        self._fan_out(protocol.encode_awareness(payload), exclude=client)
+        self.listener.awareness_accepted(self, payload)
+
+    def _is_news(self, entry: AwarenessEntry) -> bool:
+        """pycrdt's (and y-protocols') rule: a newer clock, or a removal at the current clock."""
+        meta = self.awareness.meta.get(entry.client_id)
+        clock = 0 if meta is None else meta["clock"]
+        return clock < entry.clock or (
+            clock == entry.clock and entry.is_removal and entry.client_id in self.awareness.states
+        )
 
     def _encoded_awareness_states(self) -> bytes:
         return protocol.encode_awareness(
@@ -349,13 +394,24 @@ class Room:
 
     def expire_awareness(self, older_than_ms: int, now_ms: int) -> None:
         """Drop awareness states not renewed within the timeout (a client of a dead process)."""
+        meta = self.awareness.meta
         stale = [
             client_id
-            for client_id, meta in self.awareness.meta.items()
-            if client_id in self.awareness.states and now_ms - meta["lastUpdated"] >= older_than_ms
+            for client_id in self.awareness.states
+            if client_id in meta and now_ms - meta[client_id]["lastUpdated"] >= older_than_ms
         ]
         if stale:
             self.awareness.remove_awareness_states(stale, "timeout")
             self._fan_out(
                 protocol.encode_awareness(self.awareness.encode_awareness_update(stale)), None
             )
+            self._forget_meta(stale)
+
+    def _forget_meta(self, client_ids: Iterable[int]) -> None:
+        """pycrdt keeps a clock entry for every id it has ever seen, removed or not: drop the
+        entries of ids without a state, so that memory follows the people present. (A late
+        message with an older clock for a forgotten id is then accepted once; it expires.)"""
+        meta, states = self.awareness.meta, self.awareness.states
+        for client_id in client_ids:
+            if client_id not in states and client_id != self.awareness.client_id:
+                meta.pop(client_id, None)

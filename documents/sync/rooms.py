@@ -30,6 +30,7 @@ class RegistryConfig:
     flush_interval: float = 0.1
     idle_seconds: float = 30.0
     max_awareness_bytes: int = 64 * 1024
+    max_awareness_ids: int = 8
     pending_bytes_limit: int = 256 * 1024 * 1024
     awareness_timeout_ms: int = 30_000
     anti_entropy_seconds: float = 5.0
@@ -120,6 +121,7 @@ class RoomRegistry:
             name,
             self,
             max_awareness_bytes=self.config.max_awareness_bytes,
+            max_awareness_ids=self.config.max_awareness_ids,
             max_document_bytes=self.config.max_document_bytes,
             coalesce=self.config.coalesce,
         )

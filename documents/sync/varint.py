@@ -46,6 +46,10 @@ class Reader:
             pos += 1
             value |= (byte & 0x7F) << shift
             if byte < 0x80:
+                if byte == 0 and shift:
+                    # `81 00` also reads as 1: a second spelling of a number would let a frame
+                    # pass a check on its raw bytes (the presence rate limit) as something else.
+                    raise DecodeError("non-canonical varuint (a trailing zero byte)")
                 self.pos = pos
                 return value
             shift += 7

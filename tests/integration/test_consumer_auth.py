@@ -85,7 +85,7 @@ async def test_foreign_browser_origin_is_refused_and_allowed_origin_accepted(wor
     path = f"/ws/documents/{document.id}"
     evil = [*cookie, (b"origin", b"https://evil.example")]
     assert await close_code_of(path, evil) == 4403
-    ours = [*cookie, (b"origin", b"http://127.0.0.1:8000")]
+    ours = [*cookie, (b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
     assert await close_code_of(path, ours) is None
 
 

@@ -87,8 +87,21 @@ def test_awareness_round_trip():
     assert [entry.is_removal for entry in message.entries] == [False, True]
 
 
+@pytest.mark.parametrize("state_json", ['"a string"', "[1, 2]", "42", "true", "", "{"])
+def test_an_awareness_state_that_is_not_a_json_object_or_null_is_refused(state_json):
+    payload = protocol.encode_awareness_entries([AwarenessEntry(1, 1, state_json)])
+    with pytest.raises(ProtocolError):
+        protocol.parse_message(protocol.encode_awareness(payload))
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**21, 2**35, 2**53])
+def test_canonical_varuints_read_at_every_length(value):
+    payload = protocol.encode_awareness_entries([AwarenessEntry(value, 1, "null")])
+    assert protocol.parse_message(protocol.encode_awareness(payload)).entries[0].client_id == value
+
+
 def test_oversized_awareness_is_refused():
-    payload = protocol.encode_awareness_entries([AwarenessEntry(1, 1, '"' + "x" * 100 + '"')])
+    payload = protocol.encode_awareness_entries([AwarenessEntry(1, 1, '{"x":"' + "x" * 100 + '"}')])
     with pytest.raises(ProtocolError):
         protocol.parse_message(protocol.encode_awareness(payload), max_awareness_bytes=50)
 
@@ -105,6 +118,9 @@ def test_oversized_awareness_is_refused():
         b"\x00\x02\x02\x00\x00\xff",  # trailing byte
         b"\x01\x01\x05",  # awareness claims 5 entries in 1 byte
         b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",  # varuint too long
+        b"\x81\x00\x01\x00",  # type 1 (awareness) spelled with a trailing zero byte
+        b"\x80\x00",  # type 0 (sync) spelled the same way
+        b"\x00\x00\x81\x00\x00",  # a length spelled the same way
     ],
 )
 def test_malformed_frames_raise_protocol_error(frame):

@@ -240,3 +240,74 @@ async def test_changes_accepted_in_one_loop_turn_reach_others_as_one_merged_upda
     assert bob.text() == "ab"  # busy: held for the rest of the coalescing window
     await asyncio.sleep(0.01)
     assert bob.text() == "abc" and alice.text() == ""
+
+
+def awareness_of(entries: list[tuple[int, str]], clock: int = 1) -> bytes:
+    payload = protocol.encode_awareness_entries([AwarenessEntry(c, clock, s) for c, s in entries])
+    return protocol.encode_awareness(payload)
+
+
+def test_a_connection_announcing_more_awareness_ids_than_allowed_is_refused_unapplied():
+    room = Room("doc", Listener(), max_awareness_bytes=64 * 1024, max_awareness_ids=8)
+    flooder, bob = RecordingClient(can_write=False), RecordingClient()
+    room.join(flooder)
+    room.join(bob)
+    room.receive(flooder, awareness_of([(i, '{"n":1}') for i in range(1, 9)]))
+    seen_by_bob = len(bob.awareness_messages())
+    with pytest.raises(ProtocolError):
+        room.receive(flooder, awareness_of([(9, '{"n":1}')]))
+    assert 9 not in room.awareness.states and 9 not in room.awareness.meta
+    assert len(bob.awareness_messages()) == seen_by_bob
+
+
+def test_removing_an_awareness_id_frees_it_and_forgets_its_meta():
+    room = Room("doc", Listener(), max_awareness_bytes=64 * 1024, max_awareness_ids=2)
+    alice = RecordingClient()
+    room.join(alice)
+    room.receive(alice, awareness_of([(1, '{"n":1}'), (2, '{"n":1}')]))
+    room.receive(alice, awareness_of([(2, "null")], clock=2))
+    assert 2 not in room.awareness.states and 2 not in room.awareness.meta
+    room.receive(alice, awareness_of([(3, '{"n":1}')]))  # the freed place is taken again
+    assert set(room.awareness.states) == {1, 3}
+
+
+def test_a_flood_of_fresh_ids_leaves_no_awareness_bookkeeping_behind():
+    """Announce-and-remove cycles and removals of ids nobody announced (y-websocket clients
+    relay removals of others' ids they timed out) keep pycrdt's meta as small as the presence."""
+    room = make_room()
+    viewer = RecordingClient(can_write=False)
+    room.join(viewer)
+    for start in range(0, 4000, 8):
+        ids = range(start + 1, start + 9)
+        room.receive(viewer, awareness_of([(i, '{"n":1}') for i in ids]))
+        room.receive(viewer, awareness_of([(i, "null") for i in ids], clock=2))
+        room.receive(viewer, awareness_of([(i + 100_000, "null") for i in ids], clock=5))
+    assert room.awareness.states == {}
+    assert set(room.awareness.meta) <= {room.awareness.client_id}
+
+
+def test_leaving_and_expiring_forget_the_meta_too():
+    room = make_room()
+    alice, bob = RecordingClient(), RecordingClient()
+    room.join(alice)
+    room.join(bob)
+    room.receive(alice, awareness_frame(111, 1, '{"user":{"name":"alice"}}'))
+    room.receive(bob, awareness_frame(222, 1, '{"user":{"name":"bob"}}'))
+    room.leave(alice)
+    assert 111 not in room.awareness.meta
+    last = room.awareness.meta[222]["lastUpdated"]
+    room.expire_awareness(older_than_ms=30_000, now_ms=last + 30_000)
+    assert 222 not in room.awareness.meta
+
+
+def test_the_whole_document_is_encoded_once_per_version():
+    room = make_room()
+    alice, late = RecordingClient(), RecordingClient()
+    room.join(alice)
+    room.receive(alice, protocol.encode_update(typed_update("one", client_id=1)))
+    first = room.full_state.get()
+    assert room.full_state.get() is first  # no change: the same encoding
+    room.receive(alice, protocol.encode_update(typed_update(";two", client_id=1, base=first)))
+    room.join(late)
+    room.receive(late, protocol.encode_sync_step1(b"\x00"))
+    assert late.text() == "one;two"  # a change made the cached encoding go
