@@ -220,6 +220,8 @@ LOGGING = {
 COLLAB_MAX_MESSAGE_BYTES = env_int("COLLAB_MAX_MESSAGE_BYTES", 16 * 1024 * 1024)
 COLLAB_FLUSH_INTERVAL_MS = env_int("COLLAB_FLUSH_INTERVAL_MS", 100)
 COLLAB_COMPACT_AFTER_UPDATES = env_int("COLLAB_COMPACT_AFTER_UPDATES", 500)
+# Threads (each with its own database connection) for database work off the event loop.
+COLLAB_DB_THREADS = env_int("COLLAB_DB_THREADS", 16)
 # A stored update still waiting for its dependencies after this long is logged (docs/durability.md).
 COLLAB_WAITING_WARN_SECONDS = env_int("COLLAB_WAITING_WARN_SECONDS", 60)
 COLLAB_ROOM_IDLE_SECONDS = env_int("COLLAB_ROOM_IDLE_SECONDS", 30)

@@ -19,9 +19,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from documents import metrics, presence
-from documents.access import at_least, role_for
+from documents.access import NO_DOCUMENT, at_least, role_on
 from documents.db import in_db_thread
-from documents.models import Document, Role
+from documents.models import Role
 from documents.origins import handshake_origin, origin_allowed
 from documents.ratelimit import ConnectionRateLimit, TokenBucket
 from documents.runtime import get_registry
@@ -153,8 +153,8 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             self.document_id = str(uuid.UUID(self.scope["url_route"]["kwargs"]["document_id"]))
         except ValueError:
             return CloseCode.NOT_FOUND, None
-        role = await in_db_thread(_role_of)(user, self.document_id)
-        if role is _NO_DOCUMENT:
+        role = await in_db_thread(role_on)(user, self.document_id)
+        if role == NO_DOCUMENT:
             return CloseCode.NOT_FOUND, None
         if role is None:
             return CloseCode.FORBIDDEN, None
@@ -256,13 +256,3 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             await self.close(code=int(code))  # autobahn accepts only a plain int
 
         asyncio.get_running_loop().create_task(close_later())
-
-
-_NO_DOCUMENT = object()
-
-
-def _role_of(user, document_id: str):
-    document = Document.objects.filter(id=document_id).first()
-    if document is None:
-        return _NO_DOCUMENT
-    return role_for(user, document)

@@ -4,11 +4,19 @@ Channels' `database_sync_to_async` is thread-sensitive by default: every databas
 process runs on ONE thread, one after another, so a compaction or a slow commit makes every
 sign-in and every room load wait behind it. Our database work is independent per call (each
 opens its own transaction), so it runs on the loop's thread pool instead; each pool thread
-keeps its own connection.
+keeps its own connection. The pool is our own, sized by COLLAB_DB_THREADS: asyncio's default
+pool has min(32, cores + 4) threads, 6 on two cores, and a reconnect storm queued its
+authorizations and room loads behind them while the threads mostly waited on the database.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
-in_db_thread = partial(database_sync_to_async, thread_sensitive=False)
+DB_EXECUTOR = ThreadPoolExecutor(
+    max_workers=settings.COLLAB_DB_THREADS, thread_name_prefix="collab-db"
+)
+
+in_db_thread = partial(database_sync_to_async, thread_sensitive=False, executor=DB_EXECUTOR)
