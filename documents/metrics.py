@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from documents.runtime import get_registry, run_on_server_loop
+from documents.storage import WAITING
 from documents.sync.stats import RELAY
 
 MESSAGE_SYNC, SYNC_STEP2, SYNC_UPDATE = 0, 1, 2
@@ -97,6 +98,17 @@ class EngineCollector:
         )
         yield GaugeMetricFamily(
             "collab_storage_healthy", "1 if the last commit worked", snapshot["storage_healthy"]
+        )
+        waiting_rows, waiting_seconds = WAITING.totals()
+        yield GaugeMetricFamily(
+            "collab_storage_waiting_updates",
+            "stored updates that wait for updates they depend on (loads and compactions here)",
+            waiting_rows,
+        )
+        yield GaugeMetricFamily(
+            "collab_storage_waiting_oldest_seconds",
+            "how long the oldest of them has waited",
+            waiting_seconds,
         )
         yield CounterMetricFamily(
             "collab_updates_relayed", "update messages sent to clients", RELAY.updates_relayed

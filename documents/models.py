@@ -98,7 +98,8 @@ class DocumentUpdate(models.Model):
 
 
 class DocumentSnapshot(models.Model):
-    """The document folded into one update, covering every log row with id <= `upto_update_id`."""
+    """The document folded into one update. It contains the log rows its compaction deleted (the
+    newest of them is `upto_update_id`); rows still waiting for dependencies stay in the log."""
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="snapshots")
     data = models.BinaryField()

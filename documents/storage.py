@@ -3,8 +3,9 @@
 An update log (DocumentUpdate) plus snapshots (DocumentSnapshot). Invariants that make it safe
 with many processes writing and compacting at once:
 - compaction folds the latest snapshot and an explicit set of log rows into a new snapshot and
-  deletes exactly those rows, in one transaction, under a row lock on the document, so that two
-  compactions of one document never interleave;
+  deletes only the rows that snapshot provably contains (documents.sync.causal): a row whose
+  dependencies are not stored yet stays in the log, however long it waits. All of it happens in
+  one transaction, under a row lock on the document, so two compactions never interleave;
 - loading reads the log rows first and the latest snapshot second: a compaction that commits in
   between is then seen through its snapshot, so a row folded away is never missed.
 Every method runs its database work in a worker thread (never on the event loop).
@@ -12,16 +13,61 @@ Every method runs its database work in a worker thread (never on the event loop)
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from pycrdt import Doc
 
 from documents.db import in_db_thread
 from documents.models import Document, DocumentSnapshot, DocumentUpdate
-from documents.sync.store import fold_updates
+from documents.sync.causal import fold_causally
+from documents.sync.store import StoredDocument, load_from
+
+log = logging.getLogger("collab.storage")
+
+
+class WaitingUpdates:
+    """Stored updates that wait for dependencies, as this process last saw them (loads and
+    compactions): the metric `collab_storage_waiting_updates` and a log line past the bound.
+
+    Waiting a moment is normal (another process commits the dependency within its flush
+    window, or a client resends it on reconnect); waiting long means a holder of the missing
+    edit is gone, and `manage.py check_documents` names the documents."""
+
+    def __init__(self) -> None:
+        self.by_document: dict[str, tuple[int, float]] = {}  # name -> (rows, oldest unix time)
+
+    def seen(self, name: str, created: Sequence[datetime]) -> None:
+        if not created:
+            self.by_document.pop(name, None)
+            return
+        oldest = min(created).timestamp()
+        self.by_document[name] = (len(created), oldest)
+        age = time.time() - oldest
+        if age > settings.COLLAB_WAITING_WARN_SECONDS:
+            log.warning(
+                "document %s: %d stored updates have waited %.0f s for updates they depend on "
+                "(they are kept; run `manage.py check_documents`)",
+                name,
+                len(created),
+                age,
+            )
+
+    def totals(self) -> tuple[int, float]:
+        """Rows waiting in all documents seen, and the oldest one's age in seconds."""
+        if not self.by_document:
+            return 0, 0.0
+        rows = sum(count for count, _ in self.by_document.values())
+        oldest = min(oldest for _, oldest in self.by_document.values())
+        return rows, max(0.0, time.time() - oldest)
+
+
+WAITING = WaitingUpdates()
 
 
 def _document_ids(names: Iterable[str]) -> list[uuid.UUID]:
@@ -32,7 +78,7 @@ class DjangoStore:
     def __init__(self, compact_after_updates: int = 500) -> None:
         self.compact_after_updates = compact_after_updates
 
-    async def load(self, name: str) -> bytes | None:
+    async def load(self, name: str) -> StoredDocument:
         return await in_db_thread(self._load)(name)
 
     async def append(self, batch: Mapping[str, Sequence[bytes]]) -> None:
@@ -45,24 +91,24 @@ class DjangoStore:
         for name in names:
             compact_document(name)
 
-    def _load(self, name: str) -> bytes | None:
+    def _load(self, name: str) -> StoredDocument:
         """A log longer than the bound (written by a process that died before compacting, or
         by many writers) is compacted on the way: later loads are one snapshot."""
-        pieces, from_snapshot = stored_updates(name)
-        if len(pieces) > self.compact_after_updates + 1:
+        snapshot, rows = stored_rows(name)
+        if len(rows) > self.compact_after_updates:
             compact_document(name)
-            pieces, from_snapshot = stored_updates(name)
-        return fold_updates(pieces, first_is_snapshot=from_snapshot) if pieces else None
+            snapshot, rows = stored_rows(name)
+        return _stored_document(name, snapshot, rows)
 
 
-def stored_updates(name: str) -> tuple[list[bytes], bool]:
-    """Every stored piece of the document, in an order that loads it completely: the latest
-    snapshot (if any) first, then the log; and whether the first piece is a snapshot."""
+def stored_rows(name: str) -> tuple[bytes | None, list[tuple[int, bytes, datetime]]]:
+    """The latest snapshot (or None) and the log rows (id, data, created_at) in id order. The
+    rows are read first (see the module's invariants)."""
     rows = [
-        bytes(data)
-        for data in DocumentUpdate.objects.filter(document_id=name)
+        (row_id, bytes(data), created_at)
+        for row_id, data, created_at in DocumentUpdate.objects.filter(document_id=name)
         .order_by("id")
-        .values_list("data", flat=True)
+        .values_list("id", "data", "created_at")
     ]
     snapshot = (
         DocumentSnapshot.objects.filter(document_id=name)
@@ -70,14 +116,24 @@ def stored_updates(name: str) -> tuple[list[bytes], bool]:
         .values_list("data", flat=True)
         .first()
     )
-    if snapshot is None:
-        return rows, False
-    return [bytes(snapshot), *rows], True
+    return (bytes(snapshot) if snapshot is not None else None), rows
+
+
+def _stored_document(name: str, snapshot: bytes | None, rows) -> StoredDocument:
+    stored = load_from([data for _, data, _ in rows], snapshot=snapshot)
+    waiting = set(stored.waiting)
+    WAITING.seen(name, [created for _, data, created in rows if data in waiting])
+    return stored
+
+
+def load_stored_document(name: str) -> StoredDocument:
+    return _stored_document(name, *stored_rows(name))
 
 
 def load_document_state(name: str) -> bytes | None:
-    pieces, from_snapshot = stored_updates(name)
-    return fold_updates(pieces, first_is_snapshot=from_snapshot) if pieces else None
+    """The document as it stands in storage: everything stored that integrates. Updates that
+    still wait for their dependencies are not in it (they stay in the log)."""
+    return load_stored_document(name).state
 
 
 def append_updates(batch: Mapping[str, Sequence[bytes]]) -> None:
@@ -114,27 +170,32 @@ def _prepare(field_name: str, value):
 
 
 def compact_document(name: str) -> None:
-    """Fold the latest snapshot and the log into a new snapshot (see the module's invariants)."""
+    """Fold the latest snapshot and the log into a new snapshot; delete only the rows that
+    snapshot provably contains (see the module's invariants)."""
     with transaction.atomic():
         if not Document.objects.select_for_update(no_key=True).filter(id=name).exists():
             return
         rows = list(
-            DocumentUpdate.objects.filter(document_id=name).order_by("id").values_list("id", "data")
+            DocumentUpdate.objects.filter(document_id=name)
+            .order_by("id")
+            .values_list("id", "data", "created_at")
         )
         if not rows:
             return
         latest = DocumentSnapshot.objects.filter(document_id=name).order_by("-id").first()
-        pieces = ([bytes(latest.data)] if latest is not None else []) + [
-            bytes(data) for _, data in rows
-        ]
-        doc = Doc()
-        doc.apply_update(fold_updates(pieces, first_is_snapshot=latest is not None))
-        folded_ids = [row_id for row_id, _ in rows]
+        folded = fold_causally(
+            [bytes(data) for _, data, _ in rows],
+            base=bytes(latest.data) if latest is not None else None,
+        )
+        WAITING.seen(name, [rows[index][2] for index in folded.waiting])
+        contained_ids = [rows[index][0] for index in folded.contained()]
+        if not contained_ids:
+            return
         snapshot = DocumentSnapshot.objects.create(
             document_id=name,
-            data=doc.get_update(),
-            state_vector=doc.get_state(),
-            upto_update_id=max(folded_ids),
+            data=folded.state(),
+            state_vector=folded.doc.get_state(),
+            upto_update_id=max(contained_ids),
         )
-        DocumentUpdate.objects.filter(id__in=folded_ids).delete()
+        DocumentUpdate.objects.filter(id__in=contained_ids).delete()
         DocumentSnapshot.objects.filter(document_id=name).exclude(id=snapshot.id).delete()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -27,6 +28,7 @@ from documents.sync.protocol import (
     SyncUpdate,
 )
 from documents.sync.stats import RELAY
+from documents.sync.store import StoredDocument
 from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 
 # Under load, relay at most once per window per room (merged); when quiet, at once. The window
@@ -109,7 +111,34 @@ class Room:
         self.awareness.set_local_state(None)  # the server itself is nobody's presence
         self._awareness_ids: dict[Client, set[int]] = {}
         self._last_change: bytes | None = None
-        self.doc.observe(self._remember_change)
+        # Updates whose dependencies this room has not seen (stored by a process that got them
+        # first, or posted over HTTP): kept out of Yrs, which would hold them pending and, in
+        # some orders, integrate them wrongly; applied once what they depend on arrives.
+        self.waiting: list[tuple[bytes, UpdateShape]] = []
+        # Yrs keeps the observer callback where Python's GC cannot see it: a callback holding
+        # the room would make Room -> Doc -> callback -> Room a cycle never collected.
+        room = weakref.ref(self)
+
+        def remember_change(event) -> None:
+            if (current := room()) is not None:
+                current._last_change = event.update
+
+        self.doc.observe(remember_change)
+
+    def load(self, stored: StoredDocument) -> None:
+        """Start from what storage holds: its integrated state, and its waiting updates."""
+        if stored.state:
+            self._apply(stored.state, None)
+        for update in stored.waiting:
+            self.keep_waiting(update)
+        self._integrate_waiting()
+
+    def keep_waiting(self, update: bytes) -> None:
+        """Hold an update until the room has what it depends on (see `waiting`)."""
+        try:
+            self.waiting.append((update, check_update(update)))
+        except InvalidUpdate as exc:
+            raise ProtocolError(f"undecodable update: {exc}") from None
 
     # -- membership ------------------------------------------------------------------------
     def join(self, client: Client) -> None:
@@ -157,25 +186,22 @@ class Room:
         elif isinstance(message, AuthMessage):
             pass
 
-    def apply_update(
-        self, update: bytes, *, exclude: Client | None = None, check_dependencies: bool = True
-    ) -> bytes | None:
-        """Apply an update that came from elsewhere (HTTP, another process, storage).
+    def apply_update(self, update: bytes, *, exclude: Client | None = None) -> bytes | None:
+        """Apply an update that came from elsewhere (HTTP, another process).
 
         Returns what it changed (None if nothing), after relaying that to this room's clients.
         The listener is not told: the caller decides whether it must be persisted or forwarded.
         Raises MissingDependencies (and applies nothing) if the update refers to content this
-        room has not seen, unless `check_dependencies` is off (loading from storage).
+        room has not seen.
         """
-        shape = None
-        if check_dependencies:
-            try:
-                shape = check_update(update)
-            except InvalidUpdate as exc:
-                raise ProtocolError(f"undecodable update: {exc}") from None
+        try:
+            shape = check_update(update)
+        except InvalidUpdate as exc:
+            raise ProtocolError(f"undecodable update: {exc}") from None
         change = self._apply(update, shape)
         if change is not None:
             self._relay_update(change, exclude)
+            self._integrate_waiting()
         return change
 
     def apply_awareness(self, payload: bytes) -> None:
@@ -200,6 +226,30 @@ class Room:
             return
         self._relay_update(change, exclude)
         self.listener.update_accepted(self, change)
+        self._integrate_waiting()
+
+    def _integrate_waiting(self) -> None:
+        """Apply the waiting updates whose dependencies are now here, in causal order; each
+        change is relayed, stored and forwarded like an accepted edit."""
+        progress = True
+        while progress and self.waiting:
+            progress = False
+            state = protocol.decode_state_vector(self.doc.get_state())
+            still = []
+            for update, shape in self.waiting:
+                if shape.missing_dependencies(state):
+                    still.append((update, shape))
+                    continue
+                try:
+                    change = self._apply(update, None)
+                except ProtocolError:
+                    continue  # Yrs refused it: it stays wherever it was stored, never applied
+                progress = True
+                if change is not None:
+                    self._relay_update(change, None)
+                    self.listener.update_accepted(self, change)
+                state = protocol.decode_state_vector(self.doc.get_state())
+            self.waiting = still
 
     def _apply(self, update: bytes, shape: UpdateShape | None) -> bytes | None:
         """Apply into the Doc; return the change it made, or None if it added nothing new.
@@ -224,9 +274,6 @@ class Room:
             return None
         self.size_bytes += len(change)
         return change
-
-    def _remember_change(self, event) -> None:
-        self._last_change = event.update
 
     def _diff_since(self, state_vector: bytes) -> bytes:
         try:

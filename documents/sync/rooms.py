@@ -18,7 +18,7 @@ from documents.sync import protocol
 from documents.sync.broadcast import Broadcast
 from documents.sync.closecodes import CloseCode
 from documents.sync.peers import PeerSync
-from documents.sync.room import Client, Room
+from documents.sync.room import Client, MissingDependencies, Room
 from documents.sync.store import DocumentStore
 from documents.sync.writer import WriteBehind
 
@@ -124,9 +124,7 @@ class RoomRegistry:
             coalesce=self.config.coalesce,
         )
         await self.broadcast.subscribe(name)  # before loading: nothing published meanwhile is lost
-        state = await self.store.load(name)
-        if state:
-            room.apply_update(state, check_dependencies=False)
+        room.load(await self.store.load(name))
         return room
 
     def leave(self, room: Room, client: Client) -> None:
@@ -175,9 +173,16 @@ class RoomRegistry:
         """An update that did not come from a socket (the HTTP API): apply, relay, store,
         publish; return once it is committed."""
         room = await self.open(name)
-        change = room.apply_update(update, check_dependencies=False)
-        if change is not None:
-            self.update_accepted(room, change)
+        try:
+            change = room.apply_update(update)
+        except MissingDependencies:
+            # Stored as it is (nothing accepted is dropped) and held by the room, which applies
+            # it once what it depends on arrives: from an editor, another process or storage.
+            room.keep_waiting(update)
+            self.writer.add(name, update)
+        else:
+            if change is not None:
+                self.update_accepted(room, change)
         self._unload_when_idle(room)
         await self.writer.flush()
 

@@ -18,6 +18,7 @@ Format reference: Yjs `UpdateDecoderV1` / `readStructs` / `readDeleteSet` and li
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from documents.sync.varint import DecodeError, Reader
@@ -57,7 +58,8 @@ class UpdateShape:
 
     ranges: dict[int, tuple[int, int]] = field(default_factory=dict)  # client -> [start, end)
     references: list[tuple[int, int]] = field(default_factory=list)  # origins and parents
-    deletes: list[tuple[int, int]] = field(default_factory=list)  # (client, end clock)
+    deletes: list[tuple[int, int, int]] = field(default_factory=list)  # (client, start, end)
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # (client, end of a skipped range)
 
     def _has(self, client: int, clock: int, state: dict[int, int]) -> bool:
         if clock < state.get(client, 0):
@@ -75,11 +77,44 @@ class UpdateShape:
         for client, clock in self.references:
             if not self._has(client, clock, state):
                 return True
-        for client, end in self.deletes:
+        for client, end in self.gaps:
+            if state.get(client, 0) < end:
+                return True
+        for client, _start, end in self.deletes:
             known = max(state.get(client, 0), self.ranges.get(client, (0, 0))[1])
             if end > known:
                 return True
         return False
+
+    def contained_in(self, state: dict[int, int], deleted: DeletedRanges) -> bool:
+        """True if a document with this state vector and these deletions holds everything this
+        update carries: every struct (its clock below the vector) and every deletion."""
+        for client, (_start, end) in self.ranges.items():
+            if end > state.get(client, 0):
+                return False
+        return all(deleted.covers(client, start, end) for client, start, end in self.deletes)
+
+
+class DeletedRanges:
+    """A document's delete set, per client as sorted, merged [start, end) ranges."""
+
+    def __init__(self, deletes: list[tuple[int, int, int]]) -> None:
+        by_client: dict[int, list[tuple[int, int]]] = {}
+        for client, start, end in sorted(deletes):
+            ranges = by_client.setdefault(client, [])
+            if ranges and start <= ranges[-1][1]:
+                ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
+            else:
+                ranges.append((start, end))
+        self._starts = {client: [s for s, _ in r] for client, r in by_client.items()}
+        self._ranges = by_client
+
+    def covers(self, client: int, start: int, end: int) -> bool:
+        starts = self._starts.get(client)
+        if not starts:
+            return False
+        index = bisect.bisect_right(starts, start) - 1
+        return index >= 0 and self._ranges[client][index][1] >= end
 
 
 def check_update(update: bytes | memoryview) -> UpdateShape:
@@ -109,7 +144,7 @@ def _check_structs(reader: Reader, shape: UpdateShape) -> None:
         start = clock = reader.read_var_uint()
         _check_clock(clock)
         for _ in range(struct_count):
-            clock += _check_struct(reader, shape)
+            clock += _check_struct(reader, shape, client, clock)
             _check_clock(clock)
         if clock > start:
             known = shape.ranges.get(client)
@@ -123,12 +158,18 @@ def _check_structs(reader: Reader, shape: UpdateShape) -> None:
             )
 
 
-def _check_struct(reader: Reader, shape: UpdateShape) -> int:
+def _check_struct(reader: Reader, shape: UpdateShape, client: int, clock: int) -> int:
     """Walk one struct; return how many clock ticks it spans."""
     info = reader.read_u8()
     content = info & CONTENT_MASK
-    if content in (CONTENT_GC, CONTENT_SKIP):
+    if content == CONTENT_GC:
         return _positive_length(reader)
+    if content == CONTENT_SKIP:
+        # pycrdt.merge_updates writes a skip over clocks it does not have: what follows it
+        # integrates only once the document has them.
+        length = _positive_length(reader)
+        shape.gaps.append((client, clock + length))
+        return length
     if info & BIT_ORIGIN:
         shape.references.append(_check_id(reader))
     if info & BIT_RIGHT_ORIGIN:
@@ -233,4 +274,4 @@ def _check_delete_set(reader: Reader, shape: UpdateShape) -> None:
             clock = reader.read_var_uint()
             length = reader.read_var_uint()
             _check_clock(clock, length)
-            shape.deletes.append((client, clock + length))
+            shape.deletes.append((client, clock, clock + length))

@@ -1,9 +1,15 @@
-"""The management commands of SPEC.md: create_token and the first-run admin account."""
+"""The management commands: create_token and the first-run admin account (SPEC.md), and
+check_documents."""
+
+import io
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from documents.auth import user_for_token
+from documents.models import Document
+from documents.storage import append_updates
+from tests.unit.fakes import typed_update
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +36,24 @@ def test_first_run_creates_an_admin_and_prints_its_password_once(capsys, django_
     call_command("ensure_admin")
     assert password not in capsys.readouterr().out  # shown once only
     assert django_user_model.objects.filter(is_superuser=True).count() == 1
+
+
+def test_check_documents_names_a_document_whose_stored_edit_waits_for_a_missing_one(make_user):
+    owner = make_user("keeper")
+    whole = Document.objects.create(title="whole", owner=owner)
+    broken = Document.objects.create(title="broken", owner=owner)
+    first = typed_update("ab", client_id=1)
+    append_updates({str(whole.id): [first]})
+    append_updates({str(broken.id): [typed_update("c", client_id=2, base=first)]})
+
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 documents do not load completely"):
+        call_command("check_documents", stdout=out)
+    assert str(broken.id) in out.getvalue()
+    assert str(whole.id) not in out.getvalue()
+    assert "1 of 2 documents load completely" in out.getvalue()
+
+    append_updates({str(broken.id): [first]})
+    out = io.StringIO()
+    call_command("check_documents", stdout=out)
+    assert "2 of 2 documents load completely" in out.getvalue()

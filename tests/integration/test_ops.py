@@ -11,9 +11,11 @@ import websockets
 from django.test import Client
 
 from documents.models import ApiToken, Document
+from documents.storage import append_updates
 from tests.support.redis_server import RedisServer
 from tests.support.server import start_server
 from tests.support.yclient import YClient
+from tests.unit.fakes import typed_update
 
 
 def test_healthz_says_the_process_is_alive(db):
@@ -98,3 +100,22 @@ async def test_metrics_count_connections_updates_relays_and_refusals(live_server
     assert metric(text, "collab_fan_out_seconds_count") >= 1
     for client in (alice, bob):
         await client.close()
+
+
+async def test_metrics_show_a_stored_edit_that_waits_for_an_edit_it_depends_on(
+    live_server_process, writer
+):
+    document_id, token = writer
+    first = typed_update("ab", client_id=1)
+    await asyncio.to_thread(
+        append_updates, {document_id: [typed_update("c", client_id=2, base=first)]}
+    )
+    url = f"{live_server_process.ws}/ws/documents/{document_id}?token={token}"
+    client = await YClient(url).connect()
+    await client.wait_synced()  # the server loaded the document, and found the edit waiting
+
+    response = await asyncio.to_thread(
+        requests.get, f"{live_server_process.http}/metrics", timeout=10
+    )
+    assert metric(response.text, "collab_storage_waiting_updates") == 1
+    await client.close()

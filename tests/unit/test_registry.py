@@ -23,7 +23,7 @@ def make_registry(store=None, **config) -> RoomRegistry:
 
 def stored_text(store: MemoryStore, name: str) -> str:
     doc = Doc()
-    for update in store.logs.get(name, []):
+    for update in [store.snapshots.get(name, b"\x00\x00"), *store.logs.get(name, [])]:
         doc.apply_update(update)
     return str(doc.get("text", type=Text))
 

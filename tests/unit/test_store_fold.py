@@ -6,7 +6,7 @@ from pycrdt import Doc, Text
 
 from documents.sync import protocol
 from documents.sync.room import Room
-from documents.sync.store import fold_updates
+from documents.sync.store import load_from
 from tests.unit.fakes import RecordingClient, typed_update
 from tests.unit.test_room import Listener
 
@@ -36,7 +36,7 @@ def test_any_storage_order_loads_the_true_text(rng, steps):
     updates, truth = two_writers_history(rng, steps)
     rng.shuffle(updates)
     loaded = Doc()
-    loaded.apply_update(fold_updates(updates))
+    loaded.apply_update(load_from(updates).state)
     assert str(loaded.get("text", type=Text)) == truth
 
 
