@@ -216,12 +216,12 @@ def run_round(seed: int, *, seconds: float = 35, clients_per_doc: int = 3) -> Ro
         if settled["event"] == "unsettled" and not result.problems:
             result.problems.append(f"clients did not settle: {settled['docs']}")
         reference = {doc_id: views[0] for doc_id, views in settled["docs"].items()}
-        # SIGTERM with the clients still connected, as in a deployment: each process commits
-        # what it holds, then says 1001
-        for server in servers:
-            result.problems += stop_gracefully(server)
+        # SIGTERM commits what a process holds: one process with its clients still connected
+        # (they hear 1001), the other after every client left (its rooms idle)
+        result.problems += stop_gracefully(servers[0])
         clients.send(cmd="disconnect")
         clients.wait("disconnected", timeout=30)
+        result.problems += stop_gracefully(servers[1])
         mark = result.phase("stop", mark)
         cold.start()
         mark = result.phase("cold start", mark)
