@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import parse_qs
 
+from channels.auth import AuthMiddlewareStack
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -68,15 +69,20 @@ def websocket_token(scope) -> str | None:
     return bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None)
 
 
-class TokenAuthMiddleware:
-    """Sets scope["user"] from a token when the handshake carries one (after the session)."""
+class TokenOrSessionAuthMiddleware:
+    """Sets scope["user"] from the handshake's token if it carries one, else from the session.
+
+    A token decides alone (see the module docstring), so a handshake with one skips Channels'
+    session stack, whose user lookup runs on a single shared thread: in a reconnect storm every
+    handshake queued there, token or not."""
 
     def __init__(self, app):
         self.app = app
+        self.session_app = AuthMiddlewareStack(app)
 
     async def __call__(self, scope, receive, send):
         token = websocket_token(scope)
-        if token is not None:
-            user = await in_db_thread(user_for_token)(token)
-            scope = dict(scope, user=user or AnonymousUser())
-        return await self.app(scope, receive, send)
+        if token is None:
+            return await self.session_app(scope, receive, send)
+        user = await in_db_thread(user_for_token)(token)
+        return await self.app(dict(scope, user=user or AnonymousUser()), receive, send)
