@@ -17,8 +17,8 @@ from documents.db import in_db_thread
 from documents.models import ApiToken
 
 
-def user_for_token(token: str):
-    """The active user owning `token`, or None."""
+def active_token(token: str) -> ApiToken | None:
+    """The row of `token` if it exists and its user is active (user preloaded), or None."""
     row = (
         ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(token)).first()
         if token
@@ -27,7 +27,13 @@ def user_for_token(token: str):
     if row is None or not row.user.is_active:
         return None
     ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
-    return row.user
+    return row
+
+
+def user_for_token(token: str):
+    """The active user owning `token`, or None."""
+    row = active_token(token)
+    return row.user if row is not None else None
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -62,7 +68,8 @@ def websocket_token(scope) -> str | None:
 
 
 class TokenAuthMiddleware:
-    """Sets scope["user"] from a token when the handshake carries one (after the session)."""
+    """Sets scope["user"] from a token when the handshake carries one (after the session), and
+    scope["api_token_id"], so that revoking that token closes the connections opened with it."""
 
     def __init__(self, app):
         self.app = app
@@ -70,6 +77,10 @@ class TokenAuthMiddleware:
     async def __call__(self, scope, receive, send):
         token = websocket_token(scope)
         if token is not None:
-            user = await in_db_thread(user_for_token)(token)
-            scope = dict(scope, user=user or AnonymousUser())
+            row = await in_db_thread(active_token)(token)
+            scope = dict(
+                scope,
+                user=row.user if row is not None else AnonymousUser(),
+                api_token_id=row.pk if row is not None else None,
+            )
         return await self.app(scope, receive, send)

@@ -42,6 +42,7 @@ class SocketClient:
     def __init__(self, consumer: DocumentConsumer, role: str, wants_ack: bool) -> None:
         self.consumer = consumer
         self.user_id = consumer.scope["user"].pk
+        self.token_id = consumer.scope.get("api_token_id")  # revoking it closes this socket
         self.role = role
         self.can_write = at_least(role, Role.EDITOR)
         self.wants_ack = wants_ack

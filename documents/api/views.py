@@ -22,7 +22,6 @@ from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
 from documents.api.serializers import DocumentSerializer, MemberSerializer
 from documents.models import Document, Membership, Role
-from documents.sync.closecodes import CloseCode
 from documents.sync.update_check import InvalidUpdate, check_update
 
 
@@ -77,11 +76,6 @@ class DocumentViewSet(
 
     def perform_create(self, serializer):
         serializer.save(owner=self.request.user)
-
-    def perform_destroy(self, instance):
-        document_id = str(instance.pk)
-        instance.delete()
-        live.close_connections(document_id, code=CloseCode.NOT_FOUND)
 
     @extend_schema(
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
@@ -178,7 +172,5 @@ class MemberViewSet(viewsets.ViewSet):
     def destroy(self, request, document_pk=None, username=None):
         document = self._document(request, document_pk)
         membership = get_object_or_404(Membership, document=document, user__username=username)
-        user_id = membership.user_id
-        membership.delete()
-        live.close_connections(str(document.pk), user_id=user_id, code=CloseCode.FORBIDDEN)
+        membership.delete()  # its sockets close 4403 (documents.access_changes)
         return Response(status=status.HTTP_204_NO_CONTENT)

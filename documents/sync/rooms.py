@@ -18,6 +18,7 @@ from documents.sync import protocol
 from documents.sync.broadcast import Broadcast
 from documents.sync.closecodes import CloseCode
 from documents.sync.peers import PeerSync
+from documents.sync.revocation import Revocation
 from documents.sync.room import Client, Room
 from documents.sync.store import DocumentStore
 from documents.sync.writer import WriteBehind
@@ -173,8 +174,10 @@ class RoomRegistry:
     # -- from elsewhere ----------------------------------------------------------------------
     async def apply_external_update(self, name: str, update: bytes) -> None:
         """An update that did not come from a socket (the HTTP API): apply, relay, store,
-        publish; return once it is committed."""
+        publish; return once it is committed. Raises Overloaded or DocumentTooLarge as a
+        socket's update would be refused."""
         room = await self.open(name)
+        room.admit(len(update))
         change = room.apply_update(update, check_dependencies=False)
         if change is not None:
             self.update_accepted(room, change)
@@ -194,17 +197,20 @@ class RoomRegistry:
 
     def revoke(self, name: str, code: int, user_id=None) -> int:
         """Close a document's connections (one user's, or all) here and on every process."""
-        self.peers.control({"action": "close", "room": name, "user_id": user_id, "code": code})
-        return self._close_matching(name, code, user_id)
+        return self.revoke_matching(Revocation(code, room=name, user_id=user_id))
 
-    def _close_matching(self, name: str, code: int, user_id) -> int:
-        return self.close_clients(
-            name, code, lambda client: user_id is None or client.user_id == user_id
-        )
+    def revoke_matching(self, revocation: Revocation) -> int:
+        """Close the matching connections here, and tell every other process to do the same."""
+        self.peers.control(revocation.to_message())
+        return self._close_matching(revocation)
+
+    def _close_matching(self, revocation: Revocation) -> int:
+        names = list(self.rooms) if revocation.room is None else [revocation.room]
+        return sum(self.close_clients(name, revocation.code, revocation.matches) for name in names)
 
     def _on_control(self, message: dict) -> None:
         if message.get("action") == "close":
-            self._close_matching(message["room"], int(message["code"]), message.get("user_id"))
+            self._close_matching(Revocation.from_message(message))
 
     async def shutdown(self) -> None:
         """Commit everything, then close every connection with 1001 (SIGTERM)."""
