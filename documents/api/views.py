@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -18,10 +19,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from documents import content, live
+from documents.api.errors import PayloadTooLarge, TryAgainLater
 from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
 from documents.api.serializers import DocumentSerializer, MemberSerializer
 from documents.models import Document, Membership, Role
+from documents.sync.protocol import ProtocolError
+from documents.sync.room import DocumentTooLarge, Overloaded
 from documents.sync.update_check import InvalidUpdate, check_update
 
 
@@ -51,6 +55,13 @@ def readable_documents(user):
     if user.is_staff:
         return Document.objects.all()
     return Document.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
+
+
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 class DocumentViewSet(
@@ -96,16 +107,31 @@ class DocumentViewSet(
     )
     @action(detail=True, methods=["post"], parser_classes=[OctetStreamParser])
     def updates(self, request, pk=None):
+        """The same checks as an update from a socket: size, decodability, buffer room."""
         document = document_or_404(pk)
         require_role(request, document, Role.EDITOR)
+        limit = settings.COLLAB_MAX_MESSAGE_BYTES
+        if _declared_length(request) > limit:
+            raise PayloadTooLarge(f"the update is larger than {limit} bytes")
         body = request.data
         if not isinstance(body, bytes) or not body:
             raise ParseError("send a Yjs update as application/octet-stream")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the update is larger than {limit} bytes")
         try:
             check_update(body)
         except InvalidUpdate as exc:
             raise ParseError(f"undecodable update: {exc}") from None
-        live.apply_update(str(document.pk), body)
+        try:
+            live.apply_update(str(document.pk), body)
+        except Overloaded:
+            raise TryAgainLater() from None
+        except DocumentTooLarge:
+            raise PayloadTooLarge(
+                f"the document would grow past {settings.COLLAB_MAX_DOCUMENT_BYTES} bytes"
+            ) from None
+        except ProtocolError as exc:
+            raise ParseError(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
