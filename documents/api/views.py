@@ -18,7 +18,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from documents import content, live
+from documents import content, live, quotas
 from documents.api.errors import PayloadTooLarge, TryAgainLater
 from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
@@ -86,6 +86,7 @@ class DocumentViewSet(
         return document
 
     def perform_create(self, serializer):
+        quotas.check_can_create_document(self.request.user)
         serializer.save(owner=self.request.user)
 
     @extend_schema(
@@ -122,6 +123,7 @@ class DocumentViewSet(
             check_update(body)
         except InvalidUpdate as exc:
             raise ParseError(f"undecodable update: {exc}") from None
+        quotas.check_stored_bytes(document.owner, len(body))
         try:
             live.apply_update(str(document.pk), body)
         except Overloaded:
