@@ -95,3 +95,26 @@ def test_an_update_body_over_the_message_limit_is_a_413(api, settings):
     response = post_update(alice, document_id, typed("z" * 300))
     assert response.status_code == 413
     assert "100" in response.json()["detail"]
+
+
+async def test_the_asgi_application_refuses_a_large_declared_body_without_reading_it(settings):
+    from collab.asgi import application
+
+    sent = []
+
+    async def receive():
+        raise AssertionError("the body was read")
+
+    async def send(message):
+        sent.append(message)
+
+    limit = settings.COLLAB_MAX_MESSAGE_BYTES
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/documents/x/updates",
+        "headers": [(b"content-length", str(limit + 1).encode())],
+    }
+    await application(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert str(limit).encode() in sent[1]["body"]
