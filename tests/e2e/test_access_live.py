@@ -65,13 +65,13 @@ async def clients_on_each(servers, document_id, token) -> list[YClient]:
 
 async def shell(env, code: str) -> float:
     """Run `code` in `manage.py shell` (a process with no server loop); return the time at
-    which it printed that its change committed."""
+    which it started making the change (Django already set up)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "manage.py",
         "shell",
         "-c",
-        code + "\nimport time; print('committed', time.time())",
+        "import time; started = time.time()\n" + code + "\nprint('started', started)",
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -79,7 +79,7 @@ async def shell(env, code: str) -> float:
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
-    return float(out.decode().split("committed")[-1])
+    return float(out.decode().split("started")[-1])
 
 
 async def closed_at(client: YClient, timeout: float = 30) -> tuple[int | None, float]:
@@ -139,13 +139,13 @@ async def test_a_user_made_inactive_from_a_shell_is_closed_4401_everywhere(team,
     members = await clients_on_each(servers, doc, team["member"])
 
     closing = asyncio.ensure_future(assert_closed_within(members, 4401))
-    committed = await shell(
+    started = await shell(
         shell_env,
         "from django.contrib.auth.models import User\n"
         "u = User.objects.get(username='member'); u.is_active = False; u.save()",
     )
     results = await closing
-    assert max(at for _, at in results) - committed < WITHIN_SECONDS
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
     await assert_still_syncing(owners[1], owners[0], "still-here;")
     await close_all(owners)
 
@@ -157,13 +157,13 @@ async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, 
     kept = await clients_on_each(servers, doc, team["member_other"])
 
     closing = asyncio.ensure_future(assert_closed_within(revoked, 4401))
-    committed = await shell(
+    started = await shell(
         shell_env,
         f"from documents.models import ApiToken\n"
         f"ApiToken.objects.filter(pk={team['member_token_id']}).delete()",
     )
     results = await closing
-    assert max(at for _, at in results) - committed < WITHIN_SECONDS
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
     await assert_still_syncing(kept[0], kept[1], "same-user-other-token;")
     await close_all(kept)
 
@@ -175,13 +175,13 @@ async def test_a_deleted_user_is_closed_4401_everywhere(team, cluster):
     members = await clients_on_each(servers, doc, team["member"])
 
     closing = asyncio.ensure_future(assert_closed_within(members, 4401))
-    committed = await shell(
+    started = await shell(
         shell_env,
         "from django.contrib.auth.models import User\n"
         "User.objects.filter(username='member').delete()",
     )
     results = await closing
-    assert max(at for _, at in results) - committed < WITHIN_SECONDS
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
     await assert_still_syncing(owners[0], owners[1], "without-member;")
     await close_all(owners)
 
@@ -193,7 +193,7 @@ async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cl
     members = await clients_on_each(servers, doc, team["member"])
 
     closing = asyncio.ensure_future(assert_closed_within(previous, 4403))
-    committed = await shell(
+    started = await shell(
         shell_env,
         "from django.contrib.auth.models import User\n"
         "from documents.models import Document\n"
@@ -201,7 +201,7 @@ async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cl
         "d.owner = User.objects.get(username='member'); d.save()",
     )
     results = await closing
-    assert max(at for _, at in results) - committed < WITHIN_SECONDS
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
     # The new owner's sockets were opened as editor: more rights now, nothing closed.
     await assert_still_syncing(members[0], members[1], "new-owner;")
     await close_all(members)
