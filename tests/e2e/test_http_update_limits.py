@@ -79,6 +79,29 @@ def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(owned,
     assert post_update(server, document_id, token, typed("small")).status_code == 204
 
 
+def test_a_chunked_body_is_refused_413_once_it_passes_the_limit(owned, server_with):
+    document_id, token = owned
+    server = server_with(COLLAB_MAX_MESSAGE_BYTES="65536")
+    chunk = b"\x00" * 70_000
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST /api/documents/{document_id}/updates HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:{server.port}\r\n"
+                f"Authorization: Bearer {token}\r\n"
+                "Content-Type: application/octet-stream\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+            ).encode()
+            + f"{len(chunk):x}\r\n".encode()
+            + chunk
+            + b"\r\n"
+        )  # no last chunk: the server must answer without waiting for the end
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 413")
+
+
 async def editing(server, document_id, token) -> YClient:
     """A connected editor: the process now serves the document's room (and its buffer)."""
     client = await YClient(f"{server.ws}/ws/documents/{document_id}?token={token}").connect()
