@@ -11,13 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from documents.auth import TokenAuthMiddleware  # noqa: E402
+from documents.auth import HandshakeClock, TokenAuthMiddleware  # noqa: E402
 from documents.body_limit import BodyLimit  # noqa: E402
 from documents.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app, settings.COLLAB_MAX_MESSAGE_BYTES),
-        "websocket": AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": HandshakeClock(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -7,6 +7,7 @@ unauthenticated even if a session cookie is present: the caller asked to be some
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs
 
 from django.contrib.auth.models import AnonymousUser
@@ -65,6 +66,17 @@ def websocket_token(scope) -> str | None:
         return query["token"][0]
     headers = dict(scope.get("headers", []))
     return bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None)
+
+
+class HandshakeClock:
+    """Stamps scope["handshake_at"] before any credential is read, so that a revocation arriving
+    while the handshake reads them still reaches the connection (RoomRegistry.join)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        return await self.app(dict(scope, handshake_at=time.monotonic()), receive, send)
 
 
 class TokenAuthMiddleware:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ from documents.sync.store import DocumentStore
 from documents.sync.writer import WriteBehind
 
 log = logging.getLogger("collab.rooms")
+
+# Revocations are remembered this long, for clients whose handshake began before one arrived
+# and that join after it (their role was read from the database in between).
+REVOCATION_MEMORY_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,7 @@ class RoomRegistry:
         self.rooms: dict[str, Room] = {}
         self._opening: dict[str, asyncio.Future[Room]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
+        self._recent_revocations: deque[tuple[float, Revocation]] = deque()
         self.writer = WriteBehind(
             store,
             interval=self.config.flush_interval,
@@ -89,7 +95,8 @@ class RoomRegistry:
         timer = self._unload_timers.pop(name, None)
         if timer is not None:
             timer.cancel()
-        room.join(client)
+        if not self._revoked_meanwhile(name, client):
+            room.join(client)
         return room
 
     async def open(self, name: str) -> Room:
@@ -205,8 +212,32 @@ class RoomRegistry:
         return self._close_matching(revocation)
 
     def _close_matching(self, revocation: Revocation) -> int:
+        self._remember(revocation)
         names = list(self.rooms) if revocation.room is None else [revocation.room]
         return sum(self.close_clients(name, revocation.code, revocation.matches) for name in names)
+
+    def _remember(self, revocation: Revocation) -> None:
+        now = time.monotonic()
+        recent = self._recent_revocations
+        recent.append((now, revocation))
+        while now - recent[0][0] > REVOCATION_MEMORY_SECONDS:
+            recent.popleft()
+
+    def _revoked_meanwhile(self, name: str, client: Client) -> bool:
+        """Close, instead of joining, a client whose credentials and role were read before a
+        revocation that names it arrived: it was in no room then, so nothing closed it."""
+        since = getattr(client, "handshake_at", None)
+        if since is None:
+            return False
+        for received_at, revocation in self._recent_revocations:
+            if (
+                received_at >= since
+                and revocation.room in (None, name)
+                and revocation.matches(client)
+            ):
+                client.close(revocation.code)
+                return True
+        return False
 
     def _on_control(self, message: dict) -> None:
         if message.get("action") == "close":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from documents.sync.revocation import Revocation
 from tests.unit.fakes import RecordingClient
 from tests.unit.test_peers import MemoryHub, SharedStore, make_process, wait_until
@@ -49,5 +51,23 @@ async def test_a_demotion_closes_only_connections_opened_above_the_new_role():
     first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
     await wait_until(lambda: as_editor.closed_with == 4403)
     assert as_viewer.closed_with is None
+    for process in (first, second):
+        await process.shutdown()
+
+
+async def test_a_client_whose_handshake_began_before_a_revocation_is_closed_when_it_joins():
+    hub, store = MemoryHub(), SharedStore()
+    first, second = make_process(hub, store), make_process(hub, store)
+    await second.start()
+    slow = connection(7)
+    slow.handshake_at = time.monotonic()  # credentials read now: still an editor
+    first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
+    await wait_until(lambda: len(second._recent_revocations) == 1)
+    later = connection(7)  # e.g. made editor again: its handshake began after the revocation
+    later.handshake_at = time.monotonic()
+    room = await second.join("doc", slow)
+    assert slow.closed_with == 4403 and slow not in room.clients
+    await second.join("doc", later)
+    assert later.closed_with is None and later in room.clients
     for process in (first, second):
         await process.shutdown()
