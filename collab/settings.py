@@ -171,6 +171,9 @@ REST_FRAMEWORK = {
         "documents.api.throttles.SignedInThrottle",
         "documents.api.throttles.AnonymousThrottle",
     ],
+    # The client address is REMOTE_ADDR, which daphne already took from X-Forwarded-For when
+    # COLLAB_BEHIND_PROXY is set; DRF must not read that header itself (a client could forge it).
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collab API",

@@ -64,3 +64,12 @@ def test_a_successful_sign_in_forgets_earlier_failures(db, make_user, settings):
     for _ in range(2):
         assert sign_in(Client(), "/accounts/login/", "alice", "wrong").status_code == 200
     assert sign_in(Client(), "/accounts/login/", "alice", "right-password").status_code == 302
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_anonymous_rate(db, settings):
+    settings.COLLAB_API_THROTTLE_ANON = "2/min"
+    client = Client()
+    statuses = [
+        client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
