@@ -8,13 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "collab.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
-from documents.auth import TokenOrSessionAuthMiddleware  # noqa: E402
+from documents.auth import HandshakeClock, TokenOrSessionAuthMiddleware  # noqa: E402
+from documents.body_limit import BodyLimit  # noqa: E402
 from documents.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        "http": BodyLimit(django_asgi_app, settings.COLLAB_MAX_MESSAGE_BYTES),
+        "websocket": HandshakeClock(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -3,6 +3,7 @@
 Unset, Collab runs embedded: SQLite under var/, the in-memory channel layer, one process.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally (no CDN)
+    "axes",  # sign-in throttling (COLLAB_LOGIN_*)
     "documents",
 ]
 
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out sign-in with 429
 ]
 
 ROOT_URLCONF = "collab.urls"
@@ -178,6 +181,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "documents.api.errors.json_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "documents.api.throttles.SignedInThrottle",
+        "documents.api.throttles.AnonymousThrottle",
+    ],
+    # The client address is REMOTE_ADDR, which daphne already took from X-Forwarded-For when
+    # COLLAB_BEHIND_PROXY is set; DRF must not read that header itself (a client could forge it).
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collab API",
@@ -213,7 +223,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts only, not a banner at every start
+    },
 }
 
 # --- Collab's own knobs (README: configuration table) -------------------------------------
@@ -238,3 +252,34 @@ COLLAB_MAX_AWARENESS_IDS = env_int("COLLAB_MAX_AWARENESS_IDS", 8)
 COLLAB_SYNC_REQUESTS_PER_SECOND = env_int("COLLAB_SYNC_REQUESTS_PER_SECOND", 2)
 # Automatic versions: minutes after the first unversioned edit; 0 turns them off.
 COLLAB_AUTO_VERSION_MINUTES = float(env_str("COLLAB_AUTO_VERSION_MINUTES", "10"))
+
+# --- Quotas and throttles (docs/security.md); 0 or empty turns one off ----------------------
+COLLAB_MAX_DOCUMENTS_PER_USER = env_int("COLLAB_MAX_DOCUMENTS_PER_USER", 1000)
+COLLAB_MAX_VERSIONS_PER_DOCUMENT = env_int("COLLAB_MAX_VERSIONS_PER_DOCUMENT", 200)
+COLLAB_MAX_STORED_BYTES_PER_USER = env_int("COLLAB_MAX_STORED_BYTES_PER_USER", 1024**3)
+COLLAB_API_THROTTLE_USER = env_str("COLLAB_API_THROTTLE_USER", "1200/min")
+COLLAB_API_THROTTLE_ANON = env_str("COLLAB_API_THROTTLE_ANON", "120/min")
+# API throttle counts: shared by every process through Redis when there is one.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("COLLAB_CHANNEL_PREFIX", "collab"),
+        }
+    }
+
+# Sign-in throttling (django-axes): after COLLAB_LOGIN_FAILURE_LIMIT failed sign-ins for one
+# username from one address, that pair is refused (429) for COLLAB_LOGIN_COOLOFF_MINUTES. Attempts
+# are kept in the database (shared by every process; the admin lists them under "Axes").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("COLLAB_LOGIN_THROTTLE", default=True)
+AXES_FAILURE_LIMIT = env_int("COLLAB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("COLLAB_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "documents.signin.client_address"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"

@@ -7,6 +7,7 @@ unauthenticated even if a session cookie is present: the caller asked to be some
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -21,8 +22,8 @@ from documents.models import ApiToken
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def user_for_token(token: str):
-    """The active user owning `token`, or None."""
+def active_token(token: str) -> ApiToken | None:
+    """The row of `token` if it exists and its user is active (user preloaded), or None."""
     row = (
         ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(token)).first()
         if token
@@ -35,7 +36,13 @@ def user_for_token(token: str):
     # "last used" to the minute is what the admin needs.
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
-    return row.user
+    return row
+
+
+def user_for_token(token: str):
+    """The active user owning `token`, or None."""
+    row = active_token(token)
+    return row.user if row is not None else None
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -69,8 +76,21 @@ def websocket_token(scope) -> str | None:
     return bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None)
 
 
+class HandshakeClock:
+    """Stamps scope["handshake_at"] before any credential is read, so that a revocation arriving
+    while the handshake reads them still reaches the connection (RoomRegistry.join)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        return await self.app(dict(scope, handshake_at=time.monotonic()), receive, send)
+
+
 class TokenOrSessionAuthMiddleware:
-    """Sets scope["user"] from the handshake's token if it carries one, else from the session.
+    """Sets scope["user"] from the handshake's token if it carries one, else from the session;
+    with a token also scope["api_token_id"], so that revoking that token closes the
+    connections opened with it.
 
     A token decides alone (see the module docstring), so a handshake with one skips Channels'
     session stack, whose user lookup runs on a single shared thread: in a reconnect storm every
@@ -84,5 +104,10 @@ class TokenOrSessionAuthMiddleware:
         token = websocket_token(scope)
         if token is None:
             return await self.session_app(scope, receive, send)
-        user = await in_db_thread(user_for_token)(token)
-        return await self.app(dict(scope, user=user or AnonymousUser()), receive, send)
+        row = await in_db_thread(active_token)(token)
+        scope = dict(
+            scope,
+            user=row.user if row is not None else AnonymousUser(),
+            api_token_id=row.pk if row is not None else None,
+        )
+        return await self.app(scope, receive, send)

@@ -41,6 +41,8 @@ class SocketClient:
     def __init__(self, consumer: DocumentConsumer, role: str, wants_ack: bool) -> None:
         self.consumer = consumer
         self.user_id = consumer.scope["user"].pk
+        self.token_id = consumer.scope.get("api_token_id")  # revoking it closes this socket
+        self.handshake_at = consumer.scope.get("handshake_at")  # before credentials were read
         self.role = role
         self.can_write = at_least(role, Role.EDITOR)
         self.wants_ack = wants_ack
@@ -57,6 +59,10 @@ class SocketClient:
             self.close(CloseCode.TOO_SLOW)
             return
         self._queue.put_nowait(frame)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def close(self, code: int) -> None:
         if self._closing:
@@ -161,8 +167,8 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         return None, role
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.room is None or self.client is None:
-            return
+        if self.room is None or self.client is None or self.client.closing:
+            return  # closed (e.g. access revoked): what it still sends is not applied
         if bytes_data is None:
             self.client.close(CloseCode.MALFORMED)
             return

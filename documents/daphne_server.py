@@ -7,6 +7,9 @@
   a client still sending never reads the close code: close with a handshake instead.
 - A client that stops reading makes Twisted buffer everything sent to it, without bound:
   past COLLAB_SEND_BUFFER_LIMIT bytes waiting for one socket, drop that socket (4408).
+- Twisted reads a whole request body (spooled to disk) before daphne sees the request: refuse a
+  body over COLLAB_MAX_MESSAGE_BYTES with 413 as soon as its Content-Length (or, chunked, its
+  running size) says so, without reading it.
 - On SIGTERM daphne cancels every consumer at once. First commit every accepted update, then
   close each socket with 1001, then let daphne finish.
 """
@@ -15,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
 import struct
 
 import daphne.server
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import defer
@@ -59,10 +65,61 @@ def _server_send(self, content, binary=False):
     _autobahn_server_send(self, content, binary)
 
 
-def adjust_daphne() -> None:
+class BoundedRequest(WebRequest):
+    """An HTTP request whose body may not pass `max_body_bytes`: past it, 413 and close."""
+
+    max_body_bytes: int | None = None
+    _refused = False
+    _received = 0
+
+    def gotLength(self, length):
+        if length is not None and self._too_large(length):
+            self._refuse()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self._refused:
+            return
+        self._received += len(data)
+        if self._too_large(self._received):
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def process(self):
+        if not self._refused:
+            super().process()
+
+    def _too_large(self, nbytes: int) -> bool:
+        return self.max_body_bytes is not None and nbytes > self.max_body_bytes
+
+    def _refuse(self) -> None:
+        self._refused = True
+        self.content = io.BytesIO()  # Twisted still expects a body file; nothing goes into it
+        detail = f"the request body is larger than {self.max_body_bytes} bytes"
+        body = json.dumps({"detail": detail}).encode()
+        head = (
+            "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        self.channel.transport.write(head.encode() + body)
+        self.channel.loseConnection()  # stops reading: the rest of the body is never taken
+
+
+class _BoundedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BoundedRequest
+        return protocol
+
+
+def adjust_daphne(max_body_bytes: int | None = None) -> None:
     WebSocketProtocol.serverClose = _server_close
     WebSocketProtocol.serverSend = _server_send
     daphne.server.WebSocketFactory = _ClosingHandshakeFactory
+    BoundedRequest.max_body_bytes = max_body_bytes
+    daphne.server.HTTPFactory = _BoundedHTTPFactory
 
 
 def buffered_bytes(protocol) -> int:

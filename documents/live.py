@@ -15,6 +15,7 @@ from documents.runtime import get_registry, run_on_server_loop
 from documents.storage import append_updates, load_document_state
 from documents.sync.broadcast import KIND_CONTROL, KIND_UPDATE
 from documents.sync.closecodes import CloseCode
+from documents.sync.revocation import Revocation
 
 
 def apply_update(document_id: str, update: bytes) -> None:
@@ -45,15 +46,21 @@ def document_state(document_id: str) -> bytes:
 def close_connections(document_id: str, *, user_id=None, code: int = CloseCode.FORBIDDEN) -> None:
     """Close live connections to a document (all, or one user's) with `code`, on every
     process (SPEC.md: within 2 seconds)."""
+    revoke(Revocation(code, room=document_id, user_id=user_id))
+
+
+def revoke(revocation: Revocation) -> None:
+    """Close the connections `revocation` matches, on every server process: from this
+    process's server loop if it has one, otherwise through Redis (a shell, a command)."""
 
     async def close():
         await get_registry().start()
-        return get_registry().revoke(document_id, code, user_id)
+        return get_registry().revoke_matching(revocation)
 
     ran, _ = run_on_server_loop(close)
     if not ran:
-        message = {"action": "close", "room": document_id, "user_id": user_id, "code": int(code)}
-        _publish_from_outside("", KIND_CONTROL, json.dumps(message).encode())
+        message = json.dumps(revocation.to_message()).encode()
+        _publish_from_outside("", KIND_CONTROL, message)
 
 
 def _publish_from_outside(room: str, kind: str, payload: bytes) -> None:

@@ -21,6 +21,7 @@ import weakref
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from documents import content, live
@@ -47,17 +48,47 @@ def create_version(
     return save_version(document.pk, state, name=name, author=author, automatic=automatic)
 
 
+class VersionLimitReached(Exception):
+    """The document has COLLAB_MAX_VERSIONS_PER_DOCUMENT named versions: none can be added."""
+
+
 def save_version(
     document_id, state: bytes, *, name: str = "", author=None, automatic: bool = False
-) -> DocumentVersion:
-    return DocumentVersion.objects.create(
-        document_id=document_id,
-        name=name,
-        author=author,
-        automatic=automatic,
-        state=state,
-        preview=preview_of(state),
-    )
+) -> DocumentVersion | None:
+    """Store a version. At COLLAB_MAX_VERSIONS_PER_DOCUMENT the oldest automatic versions make
+    room; if every version is named, a named one is refused (VersionLimitReached) and an
+    automatic one is not taken."""
+    with transaction.atomic():
+        if not _make_room(document_id):
+            if automatic:
+                log.info("document %s: version limit reached, no automatic version", document_id)
+                return None
+            raise VersionLimitReached(document_id)
+        return DocumentVersion.objects.create(
+            document_id=document_id,
+            name=name,
+            author=author,
+            automatic=automatic,
+            state=state,
+            preview=preview_of(state),
+        )
+
+
+def _make_room(document_id) -> bool:
+    limit = settings.COLLAB_MAX_VERSIONS_PER_DOCUMENT
+    if not limit:
+        return True
+    versions = DocumentVersion.objects.filter(document_id=document_id)
+    excess = versions.count() - limit + 1
+    if excess <= 0:
+        return True
+    oldest = list(
+        versions.filter(automatic=True).order_by("created_at", "id").values_list("id", flat=True)
+    )[:excess]
+    if len(oldest) < excess:
+        return False
+    DocumentVersion.objects.filter(id__in=oldest).delete()
+    return True
 
 
 def restore_version(version: DocumentVersion) -> bool:

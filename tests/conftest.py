@@ -36,6 +36,16 @@ def pytest_sessionstart(session):
         )
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """API throttle counts live in the cache: each test starts with none (sign-in attempts live
+    in the test database, which each test gets fresh)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def redis_url() -> str:
     return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -2,8 +2,30 @@
 
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
-from rest_framework.exceptions import ValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "the request body is too large"
+    default_code = "too_large"
+
+
+class TryAgainLater(APIException):
+    """The process cannot keep more edits now (its write-behind buffer is full)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the server cannot keep more edits now; try again later"
+    default_code = "try_again_later"
+    wait = 1  # seconds: DRF's handler sends it as Retry-After
+
+
+class QuotaExceeded(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "quota exceeded"
+    default_code = "quota_exceeded"
 
 
 def json_exception_handler(exc, context):

@@ -19,17 +19,27 @@ ERROR_DESCRIPTIONS = {
     "401": "not authenticated",
     "403": "authenticated, but not allowed",
     "404": "no such document, version, member or page",
+    "429": "too many requests: throttled (Retry-After says when to try again)",
+}
+# Only the updates endpoint takes a body that can be too large or fill the write-behind buffer.
+UPDATE_ERROR_DESCRIPTIONS = {
+    "413": "larger than COLLAB_MAX_MESSAGE_BYTES (refused before it is read), or the document "
+    "would grow past COLLAB_MAX_DOCUMENT_BYTES",
+    "503": "the server cannot keep more edits now (Retry-After)",
 }
 
 
 def add_error_responses(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for operations in result.get("paths", {}).values():
+    for path, operations in result.get("paths", {}).items():
         for operation in operations.values():
-            for code in ERROR_DESCRIPTIONS:
+            descriptions = dict(ERROR_DESCRIPTIONS)
+            if path.endswith("/updates"):
+                descriptions.update(UPDATE_ERROR_DESCRIPTIONS)
+            for code, description in descriptions.items():
                 operation.setdefault("responses", {}).setdefault(
-                    code, {"description": ERROR_DESCRIPTIONS[code], "content": error}
+                    code, {"description": description, "content": error}
                 )
     return result
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from documents import versions
+from documents.api.errors import QuotaExceeded
 from documents.api.permissions import require_role
 from documents.api.serializers import VersionCreateSerializer, VersionSerializer
 from documents.api.views import document_or_404
@@ -37,9 +38,15 @@ class VersionListView(generics.GenericAPIView):
         require_role(request, document, Role.EDITOR)
         serializer = VersionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = versions.create_version(
-            document, name=serializer.validated_data["name"], author=request.user
-        )
+        try:
+            version = versions.create_version(
+                document, name=serializer.validated_data["name"], author=request.user
+            )
+        except versions.VersionLimitReached:
+            raise QuotaExceeded(
+                "this document has as many named versions as allowed "
+                "(COLLAB_MAX_VERSIONS_PER_DOCUMENT)"
+            ) from None
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 

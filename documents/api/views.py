@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -17,12 +18,14 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from documents import content, live
+from documents import content, live, quotas
+from documents.api.errors import PayloadTooLarge, TryAgainLater
 from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
 from documents.api.serializers import DocumentSerializer, MemberSerializer
 from documents.models import Document, Membership, Role
-from documents.sync.closecodes import CloseCode
+from documents.sync.protocol import ProtocolError
+from documents.sync.room import DocumentTooLarge, Overloaded
 from documents.sync.update_check import InvalidUpdate, check_update
 
 
@@ -54,6 +57,13 @@ def readable_documents(user):
     return Document.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
 
 
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class DocumentViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -76,12 +86,8 @@ class DocumentViewSet(
         return document
 
     def perform_create(self, serializer):
+        quotas.check_can_create_document(self.request.user)
         serializer.save(owner=self.request.user)
-
-    def perform_destroy(self, instance):
-        document_id = str(instance.pk)
-        instance.delete()
-        live.close_connections(document_id, code=CloseCode.NOT_FOUND)
 
     @extend_schema(
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
@@ -102,16 +108,32 @@ class DocumentViewSet(
     )
     @action(detail=True, methods=["post"], parser_classes=[OctetStreamParser])
     def updates(self, request, pk=None):
+        """The same checks as an update from a socket: size, decodability, buffer room."""
         document = document_or_404(pk)
         require_role(request, document, Role.EDITOR)
+        limit = settings.COLLAB_MAX_MESSAGE_BYTES
+        if _declared_length(request) > limit:
+            raise PayloadTooLarge(f"the update is larger than {limit} bytes")
         body = request.data
         if not isinstance(body, bytes) or not body:
             raise ParseError("send a Yjs update as application/octet-stream")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the update is larger than {limit} bytes")
         try:
             check_update(body)
         except InvalidUpdate as exc:
             raise ParseError(f"undecodable update: {exc}") from None
-        live.apply_update(str(document.pk), body)
+        quotas.check_stored_bytes(document.owner, len(body))
+        try:
+            live.apply_update(str(document.pk), body)
+        except Overloaded:
+            raise TryAgainLater() from None
+        except DocumentTooLarge:
+            raise PayloadTooLarge(
+                f"the document would grow past {settings.COLLAB_MAX_DOCUMENT_BYTES} bytes"
+            ) from None
+        except ProtocolError as exc:
+            raise ParseError(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -178,7 +200,5 @@ class MemberViewSet(viewsets.ViewSet):
     def destroy(self, request, document_pk=None, username=None):
         document = self._document(request, document_pk)
         membership = get_object_or_404(Membership, document=document, user__username=username)
-        user_id = membership.user_id
-        membership.delete()
-        live.close_connections(str(document.pk), user_id=user_id, code=CloseCode.FORBIDDEN)
+        membership.delete()  # its sockets close 4403 (documents.access_changes)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -236,11 +236,16 @@ class Room:
             client.send(frame)
 
     # -- internals -------------------------------------------------------------------------
-    def _accept_update(self, update: bytes, shape: UpdateShape | None, exclude: Client) -> None:
-        if not self.listener.has_room_for(len(update)):
+    def admit(self, nbytes: int) -> None:
+        """Raise Overloaded or DocumentTooLarge if an update of `nbytes` cannot be taken now:
+        the same checks for a socket's update and one that came over HTTP."""
+        if not self.listener.has_room_for(nbytes):
             raise Overloaded(f"{self.name}: unflushed edits fill the buffer")
-        if self.max_document_bytes and self.size_bytes + len(update) > self.max_document_bytes:
+        if self.max_document_bytes and self.size_bytes + nbytes > self.max_document_bytes:
             raise DocumentTooLarge(f"{self.name} would pass {self.max_document_bytes} bytes")
+
+    def _accept_update(self, update: bytes, shape: UpdateShape | None, exclude: Client) -> None:
+        self.admit(len(update))
         change = self._apply(update, shape)
         if change is None:
             return

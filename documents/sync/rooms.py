@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,11 +19,16 @@ from documents.sync import protocol
 from documents.sync.broadcast import Broadcast
 from documents.sync.closecodes import CloseCode
 from documents.sync.peers import PeerSync
+from documents.sync.revocation import Revocation
 from documents.sync.room import Client, MissingDependencies, Room
 from documents.sync.store import DocumentStore
 from documents.sync.writer import WriteBehind
 
 log = logging.getLogger("collab.rooms")
+
+# Revocations are remembered this long, for clients whose handshake began before one arrived
+# and that join after it (their role was read from the database in between).
+REVOCATION_MEMORY_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class RoomRegistry:
         self.rooms: dict[str, Room] = {}
         self._opening: dict[str, asyncio.Future[Room]] = {}
         self._unload_timers: dict[str, asyncio.TimerHandle] = {}
+        self._recent_revocations: deque[tuple[float, Revocation]] = deque()
         self.writer = WriteBehind(
             store,
             interval=self.config.flush_interval,
@@ -89,7 +96,8 @@ class RoomRegistry:
         timer = self._unload_timers.pop(name, None)
         if timer is not None:
             timer.cancel()
-        room.join(client)
+        if not self._revoked_meanwhile(name, client):
+            room.join(client)
         return room
 
     async def open(self, name: str) -> Room:
@@ -173,8 +181,10 @@ class RoomRegistry:
     # -- from elsewhere ----------------------------------------------------------------------
     async def apply_external_update(self, name: str, update: bytes) -> None:
         """An update that did not come from a socket (the HTTP API): apply, relay, store,
-        publish; return once it is committed."""
+        publish; return once it is committed. Raises Overloaded or DocumentTooLarge as a
+        socket's update would be refused."""
         room = await self.open(name)
+        room.admit(len(update))
         try:
             change = room.apply_update(update)
         except MissingDependencies:
@@ -201,17 +211,44 @@ class RoomRegistry:
 
     def revoke(self, name: str, code: int, user_id=None) -> int:
         """Close a document's connections (one user's, or all) here and on every process."""
-        self.peers.control({"action": "close", "room": name, "user_id": user_id, "code": code})
-        return self._close_matching(name, code, user_id)
+        return self.revoke_matching(Revocation(code, room=name, user_id=user_id))
 
-    def _close_matching(self, name: str, code: int, user_id) -> int:
-        return self.close_clients(
-            name, code, lambda client: user_id is None or client.user_id == user_id
-        )
+    def revoke_matching(self, revocation: Revocation) -> int:
+        """Close the matching connections here, and tell every other process to do the same."""
+        self.peers.control(revocation.to_message())
+        return self._close_matching(revocation)
+
+    def _close_matching(self, revocation: Revocation) -> int:
+        self._remember(revocation)
+        names = list(self.rooms) if revocation.room is None else [revocation.room]
+        return sum(self.close_clients(name, revocation.code, revocation.matches) for name in names)
+
+    def _remember(self, revocation: Revocation) -> None:
+        now = time.monotonic()
+        recent = self._recent_revocations
+        recent.append((now, revocation))
+        while now - recent[0][0] > REVOCATION_MEMORY_SECONDS:
+            recent.popleft()
+
+    def _revoked_meanwhile(self, name: str, client: Client) -> bool:
+        """Close, instead of joining, a client whose credentials and role were read before a
+        revocation that names it arrived: it was in no room then, so nothing closed it."""
+        since = getattr(client, "handshake_at", None)
+        if since is None:
+            return False
+        for received_at, revocation in self._recent_revocations:
+            if (
+                received_at >= since
+                and revocation.room in (None, name)
+                and revocation.matches(client)
+            ):
+                client.close(revocation.code)
+                return True
+        return False
 
     def _on_control(self, message: dict) -> None:
         if message.get("action") == "close":
-            self._close_matching(message["room"], int(message["code"]), message.get("user_id"))
+            self._close_matching(Revocation.from_message(message))
 
     async def shutdown(self) -> None:
         """Commit everything, then close every connection with 1001 (SIGTERM)."""

@@ -1,6 +1,7 @@
 """Serve the ASGI application with daphne, with the settings daphne's flags would otherwise need.
 
-- the largest WebSocket message is COLLAB_MAX_MESSAGE_BYTES (daphne's own default is 1 MiB);
+- the largest WebSocket message is COLLAB_MAX_MESSAGE_BYTES (daphne's own default is 1 MiB), and
+  so is the largest HTTP request body (413 before it is read);
 - X-Forwarded-* headers are honoured when COLLAB_BEHIND_PROXY is set;
 - SIGTERM commits every accepted update, then closes every socket with 1001, then exits
   (documents.daphne_server).
@@ -25,9 +26,9 @@ class Command(BaseCommand):
         from collab.asgi import application
         from documents.daphne_server import CollabServer, adjust_daphne
 
-        adjust_daphne()
-        CollabServer.send_buffer_limit = settings.COLLAB_SEND_BUFFER_LIMIT
         max_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
+        adjust_daphne(max_body_bytes=max_bytes)
+        CollabServer.send_buffer_limit = settings.COLLAB_SEND_BUFFER_LIMIT
         proxy = {}
         if settings.COLLAB_BEHIND_PROXY:
             proxy = {

@@ -1,0 +1,232 @@
+"""Losing access live (SPEC.md): every change of access closes the sockets it concerns, on every
+server process, within 2 seconds, whatever made the change: the API on one process, or a
+`manage.py shell` in a process that serves nothing. Unrelated connections keep syncing.
+
+Two real server processes share the test database and Redis (a private channel prefix); each
+story has a client on each process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+
+import pytest
+import requests
+
+from documents.models import ApiToken, Document, Membership
+from tests.support.server import ROOT, server_env, start_server
+from tests.support.yclient import YClient
+
+WITHIN_SECONDS = 2.0
+
+
+@pytest.fixture
+def team(transactional_db, make_user):
+    """A document of 'owner', shared with 'member' as editor; an API token each."""
+    owner = make_user("owner")
+    member = make_user("member")
+    document = Document.objects.create(title="shared", owner=owner)
+    Membership.objects.create(document=document, user=member, role="editor")
+    member_token, member_secret = ApiToken.issue(member)
+    return {
+        "document": str(document.id),
+        "owner": ApiToken.issue(owner)[1],
+        "member": member_secret,
+        "member_token_id": member_token.pk,
+        "member_id": member.pk,
+        "member_other": ApiToken.issue(member)[1],
+    }
+
+
+@pytest.fixture
+def cluster(redis_url):
+    """Two server processes on the test database and one private Redis prefix, and the
+    environment for a third process (a shell) that serves nothing."""
+    env = {"REDIS_URL": redis_url, "COLLAB_CHANNEL_PREFIX": "t" + uuid.uuid4().hex[:10]}
+    servers = [start_server(**env) for _ in range(2)]
+    yield servers, server_env(**env)
+    for server in servers:
+        server.stop()
+
+
+def url(server, document_id, token):
+    return f"{server.ws}/ws/documents/{document_id}?token={token}"
+
+
+async def clients_on_each(servers, document_id, token) -> list[YClient]:
+    clients = [await YClient(url(server, document_id, token)).connect() for server in servers]
+    for client in clients:
+        await client.wait_synced()
+    return clients
+
+
+async def shell(env, code: str) -> float:
+    """Run `code` in `manage.py shell` (a process with no server loop); return the time at
+    which it started making the change (Django already set up)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "manage.py",
+        "shell",
+        "-c",
+        "import time; started = time.time()\n" + code + "\nprint('started', started)",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    return float(out.decode().split("started")[-1])
+
+
+async def closed_at(client: YClient, timeout: float = 30) -> tuple[int | None, float]:
+    code = await client.wait_closed(timeout)
+    return code, time.time()
+
+
+async def assert_closed_within(clients, code: int, since: float | None = None):
+    results = await asyncio.gather(*(closed_at(client) for client in clients))
+    assert [c for c, _ in results] == [code] * len(clients)
+    if since is not None:
+        delays = [at - since for _, at in results]
+        assert max(delays) < WITHIN_SECONDS, delays
+    return results
+
+
+async def assert_still_syncing(writer: YClient, reader: YClient, tag: str):
+    writer.text += tag
+    await reader.wait_for(lambda: tag in str(reader.text), timeout=5)
+    assert writer.close_code is None and reader.close_code is None
+
+
+async def close_all(clients):
+    for client in clients:
+        await client.close()
+
+
+async def test_an_editor_demoted_through_the_api_is_closed_4403_on_every_process(team, cluster):
+    servers, _ = cluster
+    doc = team["document"]
+    owners = await clients_on_each(servers, doc, team["owner"])
+    members = await clients_on_each(servers, doc, team["member"])
+
+    started = time.time()
+    response = await asyncio.to_thread(
+        requests.post,
+        f"{servers[0].http}/api/documents/{doc}/members/",
+        json={"username": "member", "role": "viewer"},
+        headers={"Authorization": f"Bearer {team['owner']}"},
+    )
+    assert response.status_code == 200
+    await assert_closed_within(members, 4403, since=started)
+    await assert_still_syncing(owners[0], owners[1], "after-demotion;")
+
+    # Reconnecting gets what the role now allows: a viewer, whose edits go nowhere.
+    viewer = (await clients_on_each(servers[1:], doc, team["member"]))[0]
+    viewer.text += "viewer-edit;"
+    await assert_still_syncing(owners[1], owners[0], "owner-edit;")
+    assert "viewer-edit" not in str(owners[0].text)
+    await close_all([*owners, viewer])
+
+
+async def test_a_user_made_inactive_from_a_shell_is_closed_4401_everywhere(team, cluster):
+    servers, shell_env = cluster
+    doc = team["document"]
+    owners = await clients_on_each(servers, doc, team["owner"])
+    members = await clients_on_each(servers, doc, team["member"])
+
+    closing = asyncio.ensure_future(assert_closed_within(members, 4401))
+    started = await shell(
+        shell_env,
+        "from django.contrib.auth.models import User\n"
+        "u = User.objects.get(username='member'); u.is_active = False; u.save()",
+    )
+    results = await closing
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
+    await assert_still_syncing(owners[1], owners[0], "still-here;")
+    await close_all(owners)
+
+
+async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, cluster):
+    servers, shell_env = cluster
+    doc = team["document"]
+    revoked = await clients_on_each(servers, doc, team["member"])
+    kept = await clients_on_each(servers, doc, team["member_other"])
+
+    closing = asyncio.ensure_future(assert_closed_within(revoked, 4401))
+    started = await shell(
+        shell_env,
+        f"from documents.models import ApiToken\n"
+        f"ApiToken.objects.filter(pk={team['member_token_id']}).delete()",
+    )
+    results = await closing
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
+    await assert_still_syncing(kept[0], kept[1], "same-user-other-token;")
+    await close_all(kept)
+
+
+async def test_a_deleted_user_is_closed_4401_everywhere(team, cluster):
+    servers, shell_env = cluster
+    doc = team["document"]
+    owners = await clients_on_each(servers, doc, team["owner"])
+    members = await clients_on_each(servers, doc, team["member"])
+
+    closing = asyncio.ensure_future(assert_closed_within(members, 4401))
+    started = await shell(
+        shell_env,
+        "from django.contrib.auth.models import User\n"
+        "User.objects.filter(username='member').delete()",
+    )
+    results = await closing
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
+    await assert_still_syncing(owners[0], owners[1], "without-member;")
+    await close_all(owners)
+
+
+async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cluster):
+    servers, shell_env = cluster
+    doc = team["document"]
+    previous = await clients_on_each(servers, doc, team["owner"])
+    members = await clients_on_each(servers, doc, team["member"])
+
+    closing = asyncio.ensure_future(assert_closed_within(previous, 4403))
+    started = await shell(
+        shell_env,
+        "from django.contrib.auth.models import User\n"
+        "from documents.models import Document\n"
+        f"d = Document.objects.get(pk='{doc}')\n"
+        "d.owner = User.objects.get(username='member'); d.save()",
+    )
+    results = await closing
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
+    # The new owner's sockets were opened as editor: more rights now, nothing closed.
+    await assert_still_syncing(members[0], members[1], "new-owner;")
+    await close_all(members)
+
+
+async def test_a_change_that_rolls_back_closes_nothing(team, cluster):
+    servers, shell_env = cluster
+    doc = team["document"]
+    owners = await clients_on_each(servers, doc, team["owner"])
+    members = await clients_on_each(servers, doc, team["member"])
+
+    await shell(
+        shell_env,
+        "from django.db import transaction\n"
+        "from documents.models import Membership\n"
+        "try:\n"
+        "    with transaction.atomic():\n"
+        "        Membership.objects.all().delete()\n"
+        "        raise RuntimeError('changed my mind')\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        f"from documents.models import ApiToken\n"
+        f"ApiToken.objects.filter(pk={team['member_token_id']}).delete()",
+    )
+    # The token's revocation went out after the rollback; once it arrived, nothing else had.
+    await assert_closed_within(members, 4401)
+    await assert_still_syncing(owners[0], owners[1], "nothing-else;")
+    await close_all(owners)
