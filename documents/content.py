@@ -89,31 +89,60 @@ def render(state: bytes | None, fmt: str) -> str | dict:
 
 
 # -- Y tree -> ProseMirror JSON ------------------------------------------------------------------
+# Real documents nest a few levels (lists in lists, quotes); a crafted one can nest thousands,
+# which every recursive step below (and the JSON encoder) would turn into a RecursionError.
+# Deeper than this, a subtree is shown as one paragraph of its text, collected without recursion.
+MAX_DEPTH = 64
+
+
 def to_prosemirror(fragment: XmlFragment) -> dict:
-    return {"type": "doc", "content": _children_json(fragment)}
+    return {"type": "doc", "content": _children_json(fragment, 0)}
 
 
-def node_json(node: XmlElement | XmlText) -> list[dict]:
+def node_json(node: XmlElement | XmlText, depth: int = 0) -> list[dict]:
     """One Y node as ProseMirror nodes (an XmlText is a run of text nodes)."""
     if isinstance(node, XmlText):
-        return _text_json(node)
+        return _text_json(node, depth)
     if isinstance(node, XmlElement):
+        if depth >= MAX_DEPTH:
+            return [_flattened(node)]
         out: dict[str, Any] = {"type": node.tag or "unknown"}
         attrs = {key: _plain(value) for key, value in node.attributes if value is not None}
         if attrs:
             out["attrs"] = attrs
-        content = _children_json(node)
+        content = _children_json(node, depth + 1)
         if content:
             out["content"] = content
         return [out]
     return [{"type": "unknown"}]
 
 
-def _children_json(parent: XmlFragment | XmlElement) -> list[dict]:
-    return [item for child in parent.children for item in node_json(child)]
+def _children_json(parent: XmlFragment | XmlElement, depth: int) -> list[dict]:
+    return [item for child in parent.children for item in node_json(child, depth)]
 
 
-def _text_json(text: XmlText) -> list[dict]:
+def _flattened(node: XmlElement) -> dict:
+    """A subtree past MAX_DEPTH as one paragraph of its text, walked with an explicit stack."""
+    pieces: list[str] = []
+    stack: list[XmlElement | XmlText | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            pieces.append(item)
+        elif isinstance(item, XmlText):
+            inserts = [insert for insert, _ in item.diff()]
+            stack.extend(i for i in reversed(inserts) if isinstance(i, str | XmlElement | XmlText))
+        elif isinstance(item, XmlElement):
+            stack.extend(reversed(list(item.children)))
+    text = "".join(pieces)
+    return (
+        {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+        if text
+        else {"type": "paragraph"}
+    )
+
+
+def _text_json(text: XmlText, depth: int) -> list[dict]:
     nodes = []
     for insert, attributes in text.diff():
         if isinstance(insert, str):
@@ -121,7 +150,7 @@ def _text_json(text: XmlText) -> list[dict]:
                 continue
             node: dict[str, Any] = {"type": "text", "text": insert}
         elif isinstance(insert, XmlElement | XmlText):
-            nodes.extend(node_json(insert))
+            nodes.extend(node_json(insert, depth + 1))
             continue
         else:
             node = {"type": "embed", "attrs": {"value": _plain(insert)}}

@@ -122,3 +122,24 @@ def test_links_with_a_script_scheme_are_neutralised(make_user):
     append_updates({str(document.id): [doc.get_update()]})
     html = get_content(document, ApiToken.issue(owner)[1], "html").content.decode()
     assert html == '<p><a href="#">click</a></p>'
+
+
+def test_content_nested_thousands_deep_renders_in_every_format(make_user):
+    """A hostile editor can nest elements far deeper than any editor would; the content API
+    still answers, with the deep part flattened to its text."""
+    from pycrdt import Doc, XmlElement, XmlFragment, XmlText
+
+    owner = make_user("nester")
+    document = Document.objects.create(title="deep", owner=owner)
+    doc = Doc()
+    node = doc.get("default", type=XmlFragment)
+    for _ in range(3000):
+        node = node.children.append(XmlElement("blockquote"))
+    node.children.append(XmlText("bottom"))
+    append_updates({str(document.id): [doc.get_update()]})
+    token = ApiToken.issue(owner)[1]
+
+    for fmt in ("text", "html", "json"):
+        response = get_content(document, token, fmt)
+        assert response.status_code == 200, fmt
+        assert "bottom" in response.content.decode()
