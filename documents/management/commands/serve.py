@@ -12,6 +12,8 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+LISTEN_BACKLOG = 2048  # the kernel caps it at net.core.somaxconn (4096 on current Linux)
+
 
 class Command(BaseCommand):
     help = "Serve Collab (HTTP and WebSocket) with daphne."
@@ -40,7 +42,12 @@ class Command(BaseCommand):
         self.stdout.flush()
         CollabServer(
             application=application,
-            endpoints=build_endpoint_description_strings(host=host, port=port),
+            endpoints=[
+                # Twisted listens with a backlog of 50: a reconnect storm overflowed it (the
+                # kernel's ListenOverflows counter) and clients waited for SYN retries.
+                endpoint + f":backlog={LISTEN_BACKLOG}"
+                for endpoint in build_endpoint_description_strings(host=host, port=port)
+            ],
             websocket_max_message_size=max_bytes,
             websocket_max_frame_size=max_bytes,
             application_close_timeout=10,
