@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/collab
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint frontend node-clients
+.PHONY: install run test lint frontend node-clients browser
 
 install: $(VENV)/.installed frontend node-clients
 	$(PY) manage.py collectstatic --noinput -v 0
@@ -39,7 +39,13 @@ run: install
 TEST_ENV := SECRET_KEY=collab-test-only COLLAB_FAST_PASSWORD_HASHING=1 COLLAB_DB_CONN_MAX_AGE=0 \
 	TEST_REDIS_URL=$(TEST_REDIS_URL)
 
-test: install
+# The browser tests drive Debian's chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+		apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(VENV)/bin/ruff check .
 	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest
 	$(TEST_ENV) DATABASE_URL=sqlite:///$(CURDIR)/var/test-storage.sqlite3 \

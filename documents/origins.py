@@ -53,9 +53,13 @@ def _origin_tuple(origin: str) -> tuple[str, str, int] | None:
 
 def _own_origin(scope: dict) -> tuple[str, str, int] | None:
     """The origin of a page on the server this handshake reached."""
-    scheme = PAGE_SCHEME.get(scope.get("scheme", "ws"))
+    scheme = PAGE_SCHEME.get(scope.get("scheme", "ws"))  # daphne's scope has no scheme: ws
     authority = header(scope, b"host")
     if settings.COLLAB_BEHIND_PROXY:
+        # The proxy terminated TLS: the page is https:// although the socket reached us as ws.
+        forwarded_proto = header(scope, b"x-forwarded-proto")
+        if forwarded_proto:
+            scheme = PAGE_SCHEME.get(forwarded_proto.split(",")[0].strip().lower())
         authority = header(scope, b"x-forwarded-host") or authority
     if scheme is None or not authority:
         return None

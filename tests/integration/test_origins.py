@@ -17,12 +17,17 @@ def path(make_user):
     return f"/ws/documents/{document.id}?token={ApiToken.issue(user)[1]}"
 
 
-async def close_code(path: str, host: str, origin: str | None, scheme: str = "ws") -> int | None:
-    headers = [(b"host", host.encode())]
+async def close_code(
+    path: str, host: str, origin: str | None, scheme: str | None = "ws", extra_headers=()
+) -> int | None:
+    headers = [(b"host", host.encode()), *extra_headers]
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     socket = WebsocketCommunicator(application, path, headers=headers)
-    socket.scope["scheme"] = scheme
+    if scheme is None:  # as daphne builds the scope: no scheme at all
+        socket.scope.pop("scheme", None)
+    else:
+        socket.scope["scheme"] = scheme
     assert (await socket.connect(timeout=5))[0]
     first = await socket.receive_output(timeout=5)
     await socket.disconnect()
@@ -54,3 +59,13 @@ async def test_a_trusted_origin_may_connect_from_another_port(path, settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://app.example:8443"]
     assert await close_code(path, "127.0.0.1:8000", "https://app.example:8443") is None
     assert await close_code(path, "127.0.0.1:8000", "https://app.example") == 4403
+
+
+async def test_behind_a_tls_proxy_the_page_origin_is_https(path, settings):
+    """daphne's scope has no scheme; behind a proxy the scheme comes from X-Forwarded-Proto."""
+    settings.COLLAB_BEHIND_PROXY = True
+    forwarded = [(b"x-forwarded-proto", b"https")]
+    host = "localhost:8443"
+    assert await close_code(path, host, "https://localhost:8443", None, forwarded) is None
+    assert await close_code(path, host, "http://localhost:8443", None, forwarded) == 4403
+    assert await close_code(path, host, "https://localhost:8443", None) == 4403  # no header
