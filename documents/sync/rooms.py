@@ -165,6 +165,8 @@ class RoomRegistry:
         if room.clients or self.rooms.get(name) is not room:
             return
         del self.rooms[name]
+        room.close()
+        self.writer.forget(name)
         await self.broadcast.unsubscribe(name)
 
     # -- RoomListener ------------------------------------------------------------------------

@@ -67,6 +67,10 @@ class WriteBehind:
                 await self._task
             self._task = None
 
+    def forget(self, name: str) -> None:
+        """The room unloaded: stop counting its rows (a later load compacts a long log)."""
+        self.rows_since_compaction.pop(name, None)
+
     def has_room_for(self, nbytes: int) -> bool:
         return self.pending_bytes + nbytes <= self.limit_bytes
 

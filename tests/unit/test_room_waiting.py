@@ -55,10 +55,12 @@ async def test_an_http_update_with_missing_dependencies_is_stored_and_applied_la
     assert (await store.load("doc")).complete
 
 
-def test_a_room_nobody_holds_is_garbage_collected():
+def test_a_closed_room_and_its_doc_are_garbage_collected():
     room = make_room()
     room.receive(RecordingClient(), protocol.encode_update(typed_update("x", client_id=1)))
-    collected = weakref.ref(room)
+    collected_room, collected_doc = weakref.ref(room), weakref.ref(room.doc)
+    room.close()
     del room
     gc.collect()
-    assert collected() is None
+    assert collected_room() is None
+    assert collected_doc() is None
