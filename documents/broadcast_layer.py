@@ -31,31 +31,53 @@ BATCH_TYPE = "collab.batch"
 # one huge message would hold up every room's updates behind it in Redis and in the receiver.
 BATCH_PAYLOAD_BYTES = 1024 * 1024
 
+CONNECT_WAIT_SECONDS = 2.0
 Outgoing = tuple[str, str, bytes, int, str]  # room, kind, payload, seq, to ("" = every process)
 
 
 class ChannelLayerBroadcast:
-    def __init__(self, alias: str = "default") -> None:
-        self.layer = get_channel_layer(alias)
-        self.process_id = ""  # the channel name, known after start()
+    def __init__(self, alias: str = "default", layer=None) -> None:
+        self.layer = layer if layer is not None else get_channel_layer(alias)
+        self.process_id = ""  # the channel name, known once Redis has been reached
         self.rooms: set[str] = set()
         self.healthy = True
         self._outbox: asyncio.Queue[tuple[str | None, dict]] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
         self._deliver: Deliver | None = None
+        self._connected = asyncio.Event()
         # Test hook (tests/e2e/test_scale_out.py): drop every Nth outgoing update on purpose.
         self._drop_every = int(os.environ.get("COLLAB_TEST_DROP_EVERY_NTH_UPDATE", "0") or 0)
         self._sent_updates = 0
 
     async def start(self, deliver: Deliver) -> None:
+        """Start listening; wait a moment for Redis, but never fail for want of it. A process
+        that starts while Redis is down (restarting beside it) serves its own clients at once
+        and joins the others when Redis is back; anti-entropy then brings what it missed."""
         self._deliver = deliver
-        self.process_id = await self.layer.new_channel("collab.process.")
-        await self.layer.group_add(PROCESSES_GROUP, self.process_id)
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._receive_loop(), name="broadcast-receive"),
+            loop.create_task(self._connect_and_receive(), name="broadcast-receive"),
             loop.create_task(self._send_loop(), name="broadcast-send"),
         ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), CONNECT_WAIT_SECONDS)
+
+    async def _connect_and_receive(self) -> None:
+        backoff = 0.1
+        while not self.process_id:
+            try:
+                channel = await self.layer.new_channel("collab.process.")
+                await self.layer.group_add(PROCESSES_GROUP, channel)
+                self.process_id = channel
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._mark_healthy(False, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self._mark_healthy(True)
+        self._connected.set()
+        await self._receive_loop()
 
     async def stop(self) -> None:
         # A cancellation that lands while a send to Redis is in flight can be swallowed inside
@@ -101,6 +123,8 @@ class ChannelLayerBroadcast:
             queued = [await self._outbox.get()]
             while not self._outbox.empty():
                 queued.append(self._outbox.get_nowait())
+            if not self.process_id:
+                continue  # Redis not reached yet: dropped, as in an outage (anti-entropy heals)
             for batch in split_batches(merge_updates_per_room(queued)):
                 try:
                     await self.layer.group_send(PROCESSES_GROUP, self._batch_message(batch))

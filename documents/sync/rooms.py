@@ -77,8 +77,10 @@ class RoomRegistry:
     async def start(self) -> None:
         """Start once; everyone who arrives meanwhile waits for the same start (clients that
         reconnect together after a deploy must not find the broadcast half started)."""
-        if self._starting is None:
-            self._starting = asyncio.ensure_future(self._start())
+        if self._starting is None or (
+            self._starting.done() and self._starting.exception() is not None
+        ):
+            self._starting = asyncio.ensure_future(self._start())  # a failed start is retried
         await asyncio.shield(self._starting)
 
     async def _start(self) -> None:

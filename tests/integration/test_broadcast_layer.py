@@ -67,3 +67,34 @@ async def test_a_process_receives_what_concerns_its_rooms_and_every_control_mess
     finally:
         await alice.stop()
         await bob.stop()
+
+
+async def test_a_process_started_while_redis_is_down_joins_the_others_once_it_is_back():
+    """A process restarted during a Redis restart serves its own clients at once, and hears
+    the other processes as soon as Redis answers (it used to fail every join until restarted)."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from tests.support.redis_server import RedisServer
+
+    redis = RedisServer()  # a free port, nothing listening yet
+    late = ChannelLayerBroadcast(layer=RedisPubSubChannelLayer(hosts=[redis.url]))
+    received = []
+    await late.start(received.append)  # returns although Redis is unreachable
+    assert not late.healthy and not late.process_id
+    await late.subscribe("held")
+    other = ChannelLayerBroadcast(layer=RedisPubSubChannelLayer(hosts=[redis.url]))
+    await asyncio.to_thread(redis.start)
+    try:
+        await other.start(lambda envelope: None)
+        async with asyncio.timeout(15):
+            while not late.process_id:
+                await asyncio.sleep(0.05)
+            while not received:  # pub/sub keeps nothing: publish until it arrives
+                other.publish("held", KIND_UPDATE, b"after the outage", 1)
+                await asyncio.sleep(0.1)
+        assert late.healthy
+        assert received[0].payload == b"after the outage"
+    finally:
+        await late.stop()
+        await other.stop()
+        await asyncio.to_thread(redis.stop)
