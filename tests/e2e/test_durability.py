@@ -22,7 +22,9 @@ from tests.support.tcp_proxy import TcpProxy
 from tests.support.yclient import YClient
 
 FLUSH_WINDOW = 0.1  # COLLAB_FLUSH_INTERVAL_MS default
-SLACK = 0.15  # loopback and commit time on a busy two-core machine
+# Loopback, scheduling and commit time: on this two-core machine with other suites running
+# beside it (load 5-14), 0.15 s failed about one run in three with the last one or two edits.
+SLACK = 0.3
 
 
 @pytest.fixture
