@@ -60,7 +60,7 @@ FULL = {
     "capacity_start": 50,
     "capacity_limit": 1600,
     "capacity_seconds": 6.0,
-    "capacity_steps": 8,
+    "capacity_steps": 7,
     "storm_documents": 500,
     "storm_timeout_s": 30.0,
     "profile_rooms": 200,
