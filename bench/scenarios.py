@@ -10,7 +10,9 @@ import asyncio
 import os
 import random
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 from loadgen import (
     Recorder,
@@ -248,6 +250,29 @@ async def capacity(
     }
 
 
+def listen_overflows() -> dict:
+    """The kernel's count of connections dropped because a listen queue was full (machine-wide:
+    on a shared machine other servers can add to it)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], map(int, values.split()[1:]), strict=True))
+            return {k: table.get(k, 0) for k in ("ListenOverflows", "ListenDrops")}
+    return {}
+
+
+def listen_backlogs(ports: list[int]) -> dict:
+    """The accept queue length each server listens with (`ss`: Send-Q of a LISTEN socket)."""
+    out = {}
+    for port in ports:
+        done = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=False
+        )
+        fields = done.stdout.split()
+        out[str(port)] = int(fields[2]) if len(fields) > 2 else None
+    return out
+
+
 async def join_storm(
     target: Target, *, documents: int, per_room: int, timeout_s: float, on_connecting=None
 ) -> dict:
@@ -262,9 +287,10 @@ async def join_storm(
         await load.connect(client_specs(target, warm_up_room, 1))
         if on_connecting is not None:
             on_connecting()
-        server_cpu = target.cpu()
+        server_cpu, overflows = target.cpu(), listen_overflows()
         joined = await load.connect(specs, batch=0, timeout_s=timeout_s)
         server_cpu_s = target.cpu() - server_cpu
+        after = listen_overflows()
         await load.close()
     return {
         "scenario": "join_storm",
@@ -274,6 +300,10 @@ async def join_storm(
         **{k: v for k, v in joined.items() if k != "command_cpu_s"},
         "server_cpu_s": round(server_cpu_s, 2),
         "generator_cpu_s": joined["command_cpu_s"],
+        # A full accept queue drops the SYN (or the handshake's last ACK): the client retries
+        # after 1 s, 3 s, 7 s... which shows as steps in time-to-sync.
+        "listen_backlog": listen_backlogs(target.ports),
+        "listen_overflows_machine_wide": {k: after[k] - overflows[k] for k in after},
     }
 
 
