@@ -63,7 +63,8 @@ def plot(path: Path | str) -> Path:
     ax.set_title("1. rate ramp (dotted: writer flat out)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
     ax = axes[1][0]
     for name in names:
@@ -108,7 +109,16 @@ def plot(path: Path | str) -> Path:
     for x, storm in zip(xs, storms, strict=True):
         failed = storm["refused"] + storm["timed_out"]
         if failed:
-            ax.annotate(f"{failed} failed", (x, 1), ha="center", fontsize=7, color="red")
+            ax.text(
+                x,
+                0.95,
+                f"{failed} failed",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=7,
+                color="red",
+            )
     ax.set_xticks(list(xs), storm_names, rotation=30, ha="right", fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("ms from connect to sync step 2 (log)")
@@ -116,6 +126,8 @@ def plot(path: Path | str) -> Path:
     ax.legend(fontsize=7)
 
     for ax in grid.flat:
+        if not ax.get_legend_handles_labels()[0] and ax.get_legend() is not None:
+            ax.get_legend().remove()
         if not ax.has_data():
             ax.text(0.5, 0.5, "not in this run", ha="center", va="center", transform=ax.transAxes)
 
