@@ -1,5 +1,6 @@
 """Plot a bench result file: fan-out latency (p50/p99 at 200/s and 1,000/s), deliveries/s on
-the rate ramp, the many-rooms p99, and join times. One PNG beside the JSON.
+the rate ramp, the many-rooms p50/p99 by room count, the capacity at p99 <= 50 ms, the join
+storm, and join times. Panels without data say so. One PNG beside the JSON.
 
     .venv/bin/python bench/plot.py bench/results/latest.json
 """
@@ -21,7 +22,8 @@ def plot(path: Path | str) -> Path:
     report = json.loads(path.read_text())
     targets = report["targets"]
     names = list(targets)
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    fig, grid = plt.subplots(2, 3, figsize=(19, 9))
+    axes = [[grid[0][0], grid[0][1]], [grid[1][0], grid[1][1]]]
 
     ax = axes[0][0]
     labels, p50, p99 = [], [], []
@@ -61,16 +63,73 @@ def plot(path: Path | str) -> Path:
     ax.set_title("1. rate ramp (dotted: writer flat out)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
     ax = axes[1][0]
-    room_names = [n for n in names if "p99_ms" in targets[n]["results"].get("rooms", {})]
-    values = [targets[n]["results"]["rooms"]["p99_ms"] or 0 for n in room_names]
-    ax.bar(range(len(room_names)), values, color="tab:purple")
-    ax.set_xticks(range(len(room_names)), room_names, rotation=30, ha="right", fontsize=7)
+    for name in names:
+        runs = targets[name]["results"].get("rooms", [])
+        runs = [r for r in runs if "documents" in r] if isinstance(runs, list) else []
+        if not runs:
+            continue
+        xs = [r["documents"] for r in runs]
+        line = ax.plot(xs, [r["p99_ms"] or 0 for r in runs], marker="o", label=f"{name} p99")
+        color = line[0].get_color()
+        ax.plot(xs, [r["p50_ms"] or 0 for r in runs], marker=".", linestyle=":", color=color)
+    ax.axhline(50, color="grey", linewidth=0.8)
+    ax.set_xlabel("rooms (3 typists x 5 updates/s each)")
     ax.set_yscale("log")
-    ax.set_ylabel("p99 delivery latency (ms, log)")
-    ax.set_title("2/3. many rooms: 500 documents x 3 clients x 5 updates/s")
+    ax.set_ylabel("delivery latency (ms, log; dotted: p50)")
+    ax.set_title("many rooms (Node load generator)")
+    ax.legend(fontsize=6)
+
+    ax = grid[0][2]
+    cap_names = [n for n in names if "rooms" in targets[n]["results"].get("capacity", {})]
+    ax.bar(
+        range(len(cap_names)),
+        [targets[n]["results"]["capacity"]["rooms"] for n in cap_names],
+        color="tab:green",
+    )
+    ax.set_xticks(range(len(cap_names)), cap_names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("rooms")
+    ax.set_title("capacity: most rooms with p99 <= 50 ms")
+
+    ax = grid[1][2]
+    storm_names = [
+        n for n in names if "time_to_sync" in targets[n]["results"].get("join_storm", {})
+    ]
+    storms = [targets[n]["results"]["join_storm"] for n in storm_names]
+    xs = range(len(storm_names))
+    ax.bar(
+        [x - 0.2 for x in xs], [s["time_to_sync"]["p50_ms"] or 0 for s in storms], 0.4, label="p50"
+    )
+    ax.bar(
+        [x + 0.2 for x in xs], [s["time_to_sync"]["p99_ms"] or 0 for s in storms], 0.4, label="p99"
+    )
+    for x, storm in zip(xs, storms, strict=True):
+        failed = storm["refused"] + storm["timed_out"]
+        if failed:
+            ax.text(
+                x,
+                0.95,
+                f"{failed} failed",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=7,
+                color="red",
+            )
+    ax.set_xticks(list(xs), storm_names, rotation=30, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("ms from connect to sync step 2 (log)")
+    ax.set_title("join storm: every client at once")
+    ax.legend(fontsize=7)
+
+    for ax in grid.flat:
+        if not ax.get_legend_handles_labels()[0] and ax.get_legend() is not None:
+            ax.get_legend().remove()
+        if not ax.has_data():
+            ax.text(0.5, 0.5, "not in this run", ha="center", va="center", transform=ax.transAxes)
 
     ax = axes[1][1]
     load_names = [

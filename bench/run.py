@@ -30,15 +30,21 @@ from targets import BENCH, make_target
 ALL_TARGETS = [
     "collab-daphne",
     "collab-uvicorn",
+    "collab-daphne-postgres",
+    "collab-daphne-postgres-redis-2proc",
+    "collab-daphne-postgres-redis-2proc-caddy",
     "y-websocket",
     "hocuspocus",
-    "collab-daphne-postgres-redis-2proc",
 ]
-ALL_SCENARIOS = ["memory", "fanout", "ramp", "rooms", "cold_load"]
-# Scenario 1 for everyone; the rest for one Collab per server setup and the peers (README).
+ALL_SCENARIOS = ["memory", "fanout", "ramp", "rooms", "capacity", "join_storm", "cold_load"]
+MANY_ROOMS = {"rooms", "capacity", "join_storm"}
+# Which scenarios each Collab setup runs (README); the peers run all of them.
 ONLY = {
+    "collab-daphne": {"memory", "fanout", "ramp", "cold_load"},
     "collab-uvicorn": {"fanout", "ramp"},
-    "collab-daphne-postgres-redis-2proc": {"fanout", "rooms", "cold_load"},
+    "collab-daphne-postgres": {"memory", *MANY_ROOMS},
+    "collab-daphne-postgres-redis-2proc": {"fanout", "cold_load", *MANY_ROOMS},
+    "collab-daphne-postgres-redis-2proc-caddy": MANY_ROOMS,
 }
 
 FULL = {
@@ -47,10 +53,17 @@ FULL = {
     "ramp_rates": [250, 500, 1000, 2000, 4000],
     "ramp_seconds": 1.0,
     "max_updates": 2000,
-    "rooms_documents": 500,
+    "rooms_documents": [50, 200, 500],
     "rooms_per_room": 3,
     "rooms_rate": 5.0,
     "rooms_seconds": 10.0,
+    "capacity_start": 50,
+    "capacity_limit": 1600,
+    "capacity_seconds": 6.0,
+    "capacity_steps": 7,
+    "storm_documents": 500,
+    "storm_timeout_s": 30.0,
+    "profile_rooms": 200,
     "history": 100_000,
     "memory_connections": 500,
     "memory_documents": 300,
@@ -61,10 +74,17 @@ QUICK = {
     "ramp_rates": [500],
     "ramp_seconds": 1.0,
     "max_updates": 300,
-    "rooms_documents": 10,
+    "rooms_documents": [5, 10],
     "rooms_per_room": 3,
     "rooms_rate": 5.0,
     "rooms_seconds": 2.0,
+    "capacity_start": 5,
+    "capacity_limit": 20,
+    "capacity_seconds": 2.0,
+    "capacity_steps": 3,
+    "storm_documents": 20,
+    "storm_timeout_s": 10.0,
+    "profile_rooms": 10,
     "history": 2000,
     "memory_connections": 20,
     "memory_documents": 10,
@@ -105,10 +125,17 @@ def machine() -> dict:
 
 
 async def run_target(name: str, chosen: list[str], size: dict, profile: list[str]) -> dict:
-    target = make_target(name).start()
+    target = make_target(name)
+    try:
+        target.start()
+    except Exception as exc:  # e.g. caddy not installed: the run goes on without this target
+        target.stop()
+        print(f"[{name}] not started: {exc!r}", flush=True)
+        return {"target": {"name": name}, "error": repr(exc), "results": {}}
     out: dict = {"target": target.describe(), "results": {}}
     await scenarios.warm_up(target)
-    wanted = [s for s in chosen if s in ONLY.get(name, set(ALL_SCENARIOS))]
+    # In ALL_SCENARIOS order whatever the command line says: memory first, on a fresh process.
+    wanted = [s for s in ALL_SCENARIOS if s in chosen and s in ONLY.get(name, set(ALL_SCENARIOS))]
     try:
         for scenario in wanted:
             started = time.monotonic()
@@ -127,7 +154,7 @@ async def run_target(name: str, chosen: list[str], size: dict, profile: list[str
             )
         if name in profile:
             try:
-                out["profile"] = await profile_saturation(target, size)
+                out["profile"] = await profile_saturation(target, size, wanted)
             except Exception as exc:
                 out["profile"] = {"error": repr(exc)}
     finally:
@@ -155,35 +182,63 @@ async def run_scenario(target, scenario: str, size: dict):
             max_updates=size["max_updates"],
         )
     if scenario == "rooms":
-        return await scenarios.rooms(
+        runs = []
+        for documents in size["rooms_documents"]:
+            runs.append(
+                await scenarios.rooms(
+                    target,
+                    documents=documents,
+                    per_room=size["rooms_per_room"],
+                    rate=size["rooms_rate"],
+                    seconds=size["rooms_seconds"],
+                )
+            )
+            await asyncio.sleep(3)  # the rooms unload before the next size
+        return runs
+    if scenario == "capacity":
+        return await scenarios.capacity(
             target,
-            documents=size["rooms_documents"],
             per_room=size["rooms_per_room"],
             rate=size["rooms_rate"],
-            seconds=size["rooms_seconds"],
+            seconds=size["capacity_seconds"],
+            start=size["capacity_start"],
+            limit=size["capacity_limit"],
+            max_steps=size["capacity_steps"],
+        )
+    if scenario == "join_storm":
+        return await scenarios.join_storm(
+            target,
+            documents=size["storm_documents"],
+            per_room=size["rooms_per_room"],
+            timeout_s=size["storm_timeout_s"],
         )
     if scenario == "cold_load":
         return await scenarios.cold_load(target, history=size["history"])
     raise ValueError(scenario)
 
 
-async def profile_saturation(target, size: dict) -> dict:
-    """py-spy the server (its first process) while it is saturated: the fan-out at 1,000
-    updates/s as raw stacks (bench/profile_summary.py reads them) and as a flame graph, and
-    the many-rooms scenario as raw stacks. Recording starts once every client is connected,
-    so that joins and authentication are not in the profile."""
+async def profile_saturation(target, size: dict, wanted: list[str]) -> dict:
+    """py-spy the server (its first process) under load: the fan-out at 1,000 updates/s as raw
+    stacks (bench/profile_summary.py reads them) and as a flame graph, and the many-rooms
+    scenario (`profile_rooms` rooms) as raw stacks and a flame graph, plus one `py-spy dump` of
+    every thread in the middle of it. Recording starts once every client is connected, so that
+    joins and authentication are not in the profile."""
     results = {}
     plans = [
         ("fanout", "raw", "txt", 5),
         ("fanout", "flamegraph", "svg", 5),
         ("rooms", "raw", "txt", min(8, size["rooms_seconds"])),
+        ("rooms", "flamegraph", "svg", min(8, size["rooms_seconds"])),
+        ("join_storm", "raw", "txt", 6),
     ]
     for scenario, fmt, suffix, seconds in plans:
-        stem = f"profile-{target.name}" + ("-rooms" if scenario == "rooms" else "")
+        if scenario not in wanted:
+            continue
+        stem = f"profile-{target.name}" + ("" if scenario == "fanout" else f"-{scenario}")
         path = BENCH / "results" / f"{stem}.{suffix}"
         spies = []
 
-        def start_spy(path=path, fmt=fmt, spies=spies, seconds=seconds):
+        def start_spy(path=path, fmt=fmt, spies=spies, seconds=seconds, dump=scenario == "rooms"):
             py_spy = str(Path(sys.executable).parent / "py-spy")
             # --gil: only the thread holding the GIL, i.e. what competes for the one core Python
             # can use (a database thread waiting inside SQLite or libpq is not counted).
@@ -194,6 +249,11 @@ async def profile_saturation(target, size: dict) -> dict:
                     [*argv, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
             )
+            if fmt == "raw" and dump:
+                out = path.with_name(f"{path.stem}-dump.txt")
+                # `sleep` then one dump of every thread, in the middle of the recording.
+                shell = f"sleep {seconds / 2}; {py_spy} dump --pid {target.pids[0]} > {out} 2>&1"
+                spies.append(subprocess.Popen(["sh", "-c", shell]))
             time.sleep(0.3)
 
         if scenario == "fanout":
@@ -204,16 +264,25 @@ async def profile_saturation(target, size: dict) -> dict:
                 readers=size["fanout_readers"],
                 on_sending=start_spy,
             )
+        elif scenario == "join_storm":
+            run = await scenarios.join_storm(
+                target,
+                documents=size["storm_documents"],
+                per_room=size["rooms_per_room"],
+                timeout_s=size["storm_timeout_s"],
+                on_connecting=start_spy,
+            )
         else:
             run = await scenarios.rooms(
                 target,
-                documents=size["rooms_documents"],
+                documents=size["profile_rooms"],
                 per_room=size["rooms_per_room"],
                 rate=size["rooms_rate"],
                 seconds=size["rooms_seconds"],
                 on_sending=start_spy,
             )
-        spies[0].wait(60)
+        for spy in spies:
+            spy.wait(60)
         results[f"{scenario}-{fmt}"] = {"file": str(path.relative_to(BENCH.parent)), "run": run}
     return results
 
@@ -221,6 +290,23 @@ async def profile_saturation(target, size: dict) -> dict:
 def summary_line(result) -> str:
     if isinstance(result, list):
         return "; ".join(summary_line(r) for r in result)
+    if "error" in result:
+        return f"error {result['error']}"
+    if result.get("scenario") == "capacity":
+        return f"capacity {result['rooms']} rooms (first failing {result['first_failing_rooms']})"
+    if result.get("scenario") == "join_storm":
+        return (
+            f"{result['synced']}/{result['clients']} synced, all in {result['all_synced_s']} s, "
+            f"refused {result['refused']}, timed out {result['timed_out']}, "
+            f"p50/p99 {result['time_to_sync']['p50_ms']}/{result['time_to_sync']['p99_ms']} ms"
+        )
+    if result.get("scenario") == "rooms":
+        return (
+            f"{result['documents']} rooms p50/p99/max {result['p50_ms']}/{result['p99_ms']}/"
+            f"{result['max_ms']} missing {result['missing']} dup {result['duplicates']} "
+            f"connected {result['connected']}/{result['clients']} server cpu "
+            f"{result['server_cpu_share']} gen cpu {result['generator_cpu_share']}"
+        )
     if result.get("scenario") == "ramp":
         return (
             f"sustained {result['sustained_rate']}/s, peak "

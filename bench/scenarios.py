@@ -10,7 +10,9 @@ import asyncio
 import os
 import random
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 from loadgen import (
     Recorder,
@@ -21,6 +23,7 @@ from loadgen import (
     summarize,
     wait_delivered,
 )
+from nodeload import NodeLoad, client_specs
 from targets import Target
 from ysync import edit_history, typing_updates
 
@@ -115,52 +118,193 @@ async def ramp(target: Target, *, rates: list[int], seconds: float, max_updates:
 
 
 async def rooms(
-    target: Target, *, documents: int, per_room: int, rate: float, seconds: float, on_sending=None
+    target: Target,
+    *,
+    documents: int,
+    per_room: int,
+    rate: float,
+    seconds: float,
+    drain_s: float | None = None,
+    on_sending=None,
 ) -> dict:
-    """`documents` rooms of `per_room` clients, every client typing `rate` updates/s."""
+    """`documents` rooms of `per_room` clients, every client typing `rate` updates/s, driven by
+    the Node load generator. `on_sending()` is called once everyone is connected."""
     names = target.new_documents(documents)
-    recorder = Recorder()
-    per_client = int(rate * seconds)
-    clients, schedule = [], []
-    rng = random.Random(1)
-    for room, name in enumerate(names):
-        dialect = target.dialect(name)
-        for k in range(per_room):
-            index = room * per_room + k
-            client = SyncClient(target.url(name, process=index), dialect, index, recorder)
-            first = index * per_client
-            client.own = {f"{seq:08d}".encode() for seq in range(first, first + per_client)}
-            clients.append(client)
-            phase = rng.random() / rate
-            updates = typing_updates(first, per_client, client_id=100_000 + index)
-            schedule += [(phase + n / rate, client, u, first + n) for n, u in enumerate(updates)]
-    schedule.sort(key=lambda entry: entry[0])
-    connect_started = time.monotonic()
-    await connect_all(clients)
-    connect_s = time.monotonic() - connect_started
-    expected = len(schedule) * (per_room - 1)
-    if on_sending is not None:
-        on_sending()
-    server_cpu, client_cpu = target.cpu(), time.process_time()
-    started = await send_on_schedule(schedule, recorder)
-    # A server that falls behind is given `seconds` more to catch up; what is still missing then
-    # shows in delivered_fraction (and is not in the latencies).
-    await wait_delivered(recorder, expected, limit=2 * seconds)
-    result = summarize(recorder, expected, started)
-    result.update(
-        scenario="rooms",
-        documents=documents,
-        per_room=per_room,
-        rate_per_client=rate,
-        seconds=seconds,
-        updates=len(schedule),
-        connect_s=round(connect_s, 2),
-        server_cpu_s=round(target.cpu() - server_cpu, 2),
-        client_cpu_s=round(time.process_time() - client_cpu, 2),
-        load=machine_load(),
+    specs = client_specs(target, names, per_room)
+    async with NodeLoad() as load:
+        joined = await load.connect(specs, batch=200)
+        if on_sending is not None:
+            on_sending()
+        server_cpu = target.cpu()
+        # A server that falls behind gets `drain_s` more to catch up; what is still missing then
+        # is counted as missing (and is not in the latencies).
+        typed = await load.type(rate, seconds, drain_s=2 * seconds if drain_s is None else drain_s)
+        server_cpu_s = target.cpu() - server_cpu
+        await load.close()
+    return {
+        "scenario": "rooms",
+        "documents": documents,
+        "per_room": per_room,
+        "rate_per_client": rate,
+        "seconds": seconds,
+        "clients": len(specs),
+        "connected": joined["synced"],
+        "connect_failures": joined["failures"],
+        "connect_s": joined["wall_s"],
+        **{k: v for k, v in typed.items() if k not in ("command_cpu_s",)},
+        "server_cpu_s": round(server_cpu_s, 2),
+        "server_cpu_share": round(server_cpu_s / max(typed["wall_s"], 1e-9), 2),
+        "generator_cpu_share": round(typed["generator_cpu_s"] / max(typed["wall_s"], 1e-9), 2),
+    }
+
+
+def kept_up(step: dict, p99_ms: float) -> bool:
+    return (
+        step["connected"] == step["clients"]
+        and step["missing"] == 0
+        and step["duplicates"] == 0
+        and step["p99_ms"] is not None
+        and step["p99_ms"] <= p99_ms
     )
-    await close_all(clients)
-    return result
+
+
+async def capacity(
+    target: Target,
+    *,
+    per_room: int,
+    rate: float,
+    seconds: float,
+    start: int,
+    limit: int,
+    p99_ms: float = 50.0,
+    max_steps: int = 8,
+) -> dict:
+    """The most rooms (`per_room` typists at `rate` updates/s each) held with every update
+    delivered once and p99 <= `p99_ms`: doubling from `start` until a step fails (or `limit`),
+    then bisecting to within 10%."""
+    steps: list[dict] = []
+
+    async def step(count: int) -> bool:
+        result = await rooms(
+            target, documents=count, per_room=per_room, rate=rate, seconds=seconds, drain_s=3
+        )
+        result["kept_up"] = kept_up(result, p99_ms)
+        steps.append(result)
+        print(
+            f"    capacity {count} rooms: p99={result['p99_ms']} missing={result['missing']} "
+            f"gen_cpu={result['generator_cpu_share']} -> {result['kept_up']}",
+            flush=True,
+        )
+        await asyncio.sleep(3)  # rooms unload (COLLAB_ROOM_IDLE_SECONDS=2) before the next
+        return result["kept_up"]
+
+    good, bad, count = 0, None, start
+    while len(steps) < max_steps:
+        if bad is None:
+            if not await step(count):
+                bad = count
+                continue
+            good = count
+            if count >= limit:
+                break
+            count = min(limit, count * 2)
+            continue
+        if bad - good <= max(10, good // 10):
+            break
+        count = (good + bad) // 20 * 10 or (good + bad) // 2
+        if count in (good, bad):
+            break
+        if await step(count):
+            good = count
+        else:
+            bad = count
+    return {
+        "scenario": "capacity",
+        "p99_limit_ms": p99_ms,
+        "per_room": per_room,
+        "rate_per_client": rate,
+        "seconds_per_step": seconds,
+        "rooms": good,
+        "first_failing_rooms": bad,
+        "at_limit": bad is None,
+        "limit": limit,
+        "steps": [
+            {
+                k: s.get(k)
+                for k in (
+                    "documents",
+                    "kept_up",
+                    "connected",
+                    "p50_ms",
+                    "p99_ms",
+                    "max_ms",
+                    "missing",
+                    "duplicates",
+                    "server_cpu_share",
+                    "generator_cpu_share",
+                    "load",
+                )
+            }
+            for s in steps
+        ],
+    }
+
+
+def listen_overflows() -> dict:
+    """The kernel's count of connections dropped because a listen queue was full (machine-wide:
+    on a shared machine other servers can add to it)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], map(int, values.split()[1:]), strict=True))
+            return {k: table.get(k, 0) for k in ("ListenOverflows", "ListenDrops")}
+    return {}
+
+
+def listen_backlogs(ports: list[int]) -> dict:
+    """The accept queue length each server listens with (`ss`: Send-Q of a LISTEN socket)."""
+    out = {}
+    for port in ports:
+        done = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=False
+        )
+        fields = done.stdout.split()
+        out[str(port)] = int(fields[2]) if len(fields) > 2 else None
+    return out
+
+
+async def join_storm(
+    target: Target, *, documents: int, per_room: int, timeout_s: float, on_connecting=None
+) -> dict:
+    """`documents` x `per_room` clients opening their sockets at once (a reconnect storm after
+    a deploy): time until all synced, failures, time-to-sync per client."""
+    names = target.new_documents(documents)
+    specs = client_specs(target, names, per_room)
+    warm_up_room = target.new_documents(1)
+    await asyncio.sleep(1.0)
+    async with NodeLoad() as load:
+        # One client first, so that the generator's own first-connection costs are not timed.
+        await load.connect(client_specs(target, warm_up_room, 1))
+        if on_connecting is not None:
+            on_connecting()
+        server_cpu, overflows = target.cpu(), listen_overflows()
+        joined = await load.connect(specs, batch=0, timeout_s=timeout_s)
+        server_cpu_s = target.cpu() - server_cpu
+        after = listen_overflows()
+        await load.close()
+    return {
+        "scenario": "join_storm",
+        "documents": documents,
+        "clients": len(specs),
+        "timeout_s": timeout_s,
+        **{k: v for k, v in joined.items() if k != "command_cpu_s"},
+        "server_cpu_s": round(server_cpu_s, 2),
+        "generator_cpu_s": joined["command_cpu_s"],
+        # A full accept queue drops the SYN (or the handshake's last ACK): the client retries
+        # after 1 s, 3 s, 7 s... which shows as steps in time-to-sync.
+        "listen_backlog": listen_backlogs(target.ports),
+        "listen_overflows_machine_wide": {k: after[k] - overflows[k] for k in after},
+    }
 
 
 _HISTORY: dict[int, tuple[list[bytes], bytes]] = {}
@@ -217,24 +361,24 @@ async def cold_load(target: Target, *, history: int, late_joiners: int = 5) -> d
 
 
 async def memory(target: Target, *, connections: int, documents: int) -> dict:
-    """RSS growth per idle connection (all in one room) and per open room (one client each)."""
-    await asyncio.sleep(1.0)
-    baseline = target.rss()
-    name = target.new_documents(1)[0]
-    idle = [SyncClient(target.url(name), target.dialect(name), n, None) for n in range(connections)]
-    await connect_all(idle)
-    await asyncio.sleep(1.0)
-    with_connections = target.rss()
-    names = target.new_documents(documents)
-    single = [
-        SyncClient(target.url(doc), target.dialect(doc), n, None) for n, doc in enumerate(names)
-    ]
-    await connect_all(single)
-    await asyncio.sleep(1.0)
-    with_rooms = target.rss()
+    """RSS growth per idle connection (all in one room) and per open room (one client each), and
+    what is left after everyone leaves and the rooms unload."""
+    async with NodeLoad() as load:
+        await asyncio.sleep(1.0)
+        baseline = target.rss()
+        name = target.new_documents(1)[0]
+        await load.connect(client_specs(target, [name], connections), batch=100)
+        await asyncio.sleep(1.0)
+        with_connections = target.rss()
+        names = target.new_documents(documents)
+        await load.connect(client_specs(target, names, 1), batch=100)
+        await asyncio.sleep(1.0)
+        with_rooms = target.rss()
+        await load.close()
+    await asyncio.sleep(5.0)  # Collab unloads a room 2 s after its last client (targets.py)
+    after = target.rss()
     per_connection = (with_connections - baseline) / connections
     per_room_and_client = (with_rooms - with_connections) / documents
-    await close_all(idle + single)
     return {
         "scenario": "memory",
         "connections": connections,
@@ -242,6 +386,7 @@ async def memory(target: Target, *, connections: int, documents: int) -> dict:
         "rss_baseline_mb": round(baseline / 2**20, 1),
         "rss_with_connections_mb": round(with_connections / 2**20, 1),
         "rss_with_rooms_mb": round(with_rooms / 2**20, 1),
+        "rss_after_everyone_left_mb": round(after / 2**20, 1),
         "per_idle_connection_kb": round(per_connection / 1024, 1),
         "per_room_with_its_client_kb": round(per_room_and_client / 1024, 1),
         "per_open_room_kb": round((per_room_and_client - per_connection) / 1024, 1),

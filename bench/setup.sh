@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 test -x .venv/bin/python || make install
 .venv/bin/pip install -q -r bench/requirements.txt
 cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+cd ../nodeload && npm ci --no-audit --no-fund --loglevel=error

@@ -174,11 +174,16 @@ class Hocuspocus(NodePeer):
 class Collab(Target):
     """Collab as an operator runs it; `server` is daphne or uvicorn."""
 
-    def __init__(self, server: str = "daphne", postgres: bool = False, processes: int = 1):
+    def __init__(
+        self, server: str = "daphne", postgres: bool = False, processes: int = 1, redis: bool = True
+    ):
         self.server = server
         self.postgres = postgres
+        self.redis = postgres and redis
         self.process_count = processes
-        self.name = f"collab-{server}" + ("-postgres-redis" if postgres else "")
+        self.name = f"collab-{server}"
+        if postgres:
+            self.name += "-postgres-redis" if self.redis else "-postgres"
         if processes > 1:
             self.name += f"-{processes}proc"
         super().__init__()
@@ -198,7 +203,9 @@ class Collab(Target):
             COLLAB_ROOM_IDLE_SECONDS="2",
         )
         if self.postgres:
-            env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL)
+            env.update(DATABASE_URL=PG_URL)
+            if self.redis:
+                env.update(REDIS_URL=REDIS_URL)
             self.admin("recreate-postgres", env=env)
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.logs}/db.sqlite3"
@@ -268,7 +275,7 @@ class Collab(Target):
             "python": sys.version.split()[0],
             "database": "postgres" if self.postgres else "sqlite (temp dir)",
             "processes": self.process_count,
-            "redis": REDIS_URL if self.postgres else None,
+            "redis": REDIS_URL if self.redis else None,
         }
         if self.server == "uvicorn":
             described["uvicorn_ws"] = "auto (websockets sans-I/O)"
@@ -280,11 +287,73 @@ class Collab(Target):
             shutil.rmtree(self.logs / "db.sqlite3", ignore_errors=True)
 
 
+class CollabBehindProxy(Collab):
+    """Two Collab processes (Postgres, Redis) behind Caddy, which routes by document: every
+    client of a document reaches the same process (`lb_policy header` on a header copied from
+    the path; `uri_hash` would hash the query, i.e. the token, too)."""
+
+    CADDYFILE = """{{
+\tadmin off
+\tauto_https off
+}}
+http://127.0.0.1:{port} {{
+\trequest_header X-Collab-Document {{path}}
+\treverse_proxy {upstreams} {{
+\t\tlb_policy header X-Collab-Document
+\t}}
+}}
+"""
+
+    def __init__(self) -> None:
+        super().__init__("daphne", postgres=True, processes=2)
+        self.name += "-caddy"
+        self.proxy_port = 0
+
+    def start(self) -> CollabBehindProxy:
+        caddy = shutil.which("caddy")
+        if caddy is None:
+            raise RuntimeError("caddy is not installed: the proxy target is skipped")
+        super().start()
+        try:
+            self._start_proxy(caddy)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_proxy(self, caddy: str) -> None:
+        self.proxy_port = free_port()
+        upstreams = " ".join(f"127.0.0.1:{port}" for port in self.ports)
+        config = self.logs / "Caddyfile"
+        config.write_text(self.CADDYFILE.format(port=self.proxy_port, upstreams=upstreams))
+        self.ports.append(self.proxy_port)  # _spawn health-checks ports[len(processes)]
+        self._spawn(
+            [caddy, "run", "--config", str(config), "--adapter", "caddyfile"],
+            {
+                **os.environ,
+                "HOME": str(self.logs),
+                "XDG_DATA_HOME": str(self.logs),
+                "XDG_CONFIG_HOME": str(self.logs),
+            },
+            "/healthz",
+        )
+        self.ports.pop()
+
+    def url(self, document: str, process: int = 0) -> str:
+        return f"ws://127.0.0.1:{self.proxy_port}/ws/documents/{document}?token={self.token}"
+
+    def describe(self) -> dict:
+        version = subprocess.run(["caddy", "version"], capture_output=True, text=True).stdout
+        return {**super().describe(), "proxy": f"caddy {version.split()[0]}, lb_policy header"}
+
+
 def make_target(name: str) -> Target:
     return {
         "collab-daphne": lambda: Collab("daphne"),
         "collab-uvicorn": lambda: Collab("uvicorn"),
+        "collab-daphne-postgres": lambda: Collab("daphne", postgres=True, redis=False),
         "collab-daphne-postgres-redis-2proc": lambda: Collab("daphne", postgres=True, processes=2),
+        "collab-daphne-postgres-redis-2proc-caddy": CollabBehindProxy,
         "y-websocket": YWebsocket,
         "hocuspocus": Hocuspocus,
     }[name]()

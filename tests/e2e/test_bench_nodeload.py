@@ -1,0 +1,80 @@
+"""The Node load generator counts what a user would: every update of a room reaches each other
+client of the room exactly once, an echo to the sender is not a delivery, and a join storm
+syncs every socket. Tiny sizes against Collab (1 process on Postgres) and both Node servers
+(the plain and the Hocuspocus dialect). Never asserts speed (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = ["collab-daphne-postgres", "y-websocket", "hocuspocus"]
+
+
+def _npm_ci(folder: Path) -> None:
+    assert shutil.which("node") and shutil.which("npm"), "node and npm are needed for the bench"
+    if not (folder / "node_modules").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder,
+            check=True,
+            timeout=300,
+        )
+
+
+def _bench_env() -> dict:
+    """The bench drops and creates its database: one of its own, named after the test one."""
+    database = urlsplit(os.environ["DATABASE_URL"])
+    bench_db = database._replace(path=database.path + "_nodeload").geturl()
+    redis = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return dict(os.environ, BENCH_DATABASE_URL=bench_db, BENCH_REDIS_URL=redis)
+
+
+def test_rooms_and_join_storm_count_every_delivery_once(tmp_path):
+    _npm_ci(ROOT / "bench" / "peers")
+    _npm_ci(ROOT / "bench" / "nodeload")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "bench/run.py",
+            "--quick",
+            "--no-plot",
+            "--scenarios=rooms,join_storm",
+            f"--targets={','.join(TARGETS)}",
+            f"--out={tmp_path}",
+        ],
+        cwd=ROOT,
+        env=_bench_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [result_file] = tmp_path.glob("*-quick.json")
+    report = json.loads(result_file.read_text())
+
+    for name in TARGETS:
+        results = report["targets"][name]["results"]
+        runs = results["rooms"]
+        assert [run["documents"] for run in runs] == [5, 10], (name, runs)
+        for run in runs:
+            assert run["connected"] == run["clients"] == run["documents"] * 3, (name, run)
+            assert run["updates"] == run["clients"] * 10  # 5 updates/s for 2 s each
+            assert run["expected"] == run["updates"] * 2  # the two others of the room
+            assert run["delivered"] == run["expected"], (name, run)
+            assert run["missing"] == run["duplicates"] == run["misrouted"] == 0, (name, run)
+            assert 0 < run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+            assert run["generator_cpu_s"] > 0 and len(run["load"]) == 3
+            # y-websocket and Hocuspocus send an update back to its sender; Collab does not.
+            assert run["echoes"] == (0 if name.startswith("collab") else run["updates"]), name
+        storm = results["join_storm"]
+        assert storm["synced"] == storm["clients"] == 60, (name, storm)
+        assert storm["refused"] == storm["timed_out"] == 0
+        assert 0 < storm["time_to_sync"]["p50_ms"] <= storm["time_to_sync"]["max_ms"]
