@@ -78,6 +78,18 @@ def shared_plan(make_user):
 
 
 @pytest.fixture
+def owner_and_viewer(transactional_db, make_user):
+    """A document with its owner and a viewer, committed for real servers:
+    (document id, owner's token, viewer's token)."""
+    from documents.models import ApiToken, Document, Membership, Role
+
+    owner, viewer = make_user("owner"), make_user("viewer")
+    document = Document.objects.create(title="shared", owner=owner)
+    Membership.objects.create(document=document, user=viewer, role=Role.VIEWER)
+    return str(document.id), ApiToken.issue(owner)[1], ApiToken.issue(viewer)[1]
+
+
+@pytest.fixture
 def live_server_process(transactional_db):
     """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
     from tests.support.server import start_server

@@ -102,6 +102,15 @@ async def assert_still_syncing(writer: YClient, reader: YClient, tag: str):
     assert writer.close_code is None and reader.close_code is None
 
 
+async def assert_shell_closes(shell_env, clients, code: int, script: str) -> None:
+    """Run `script` in a separate `manage.py shell`; every client closes with `code` within
+    WITHIN_SECONDS of the shell starting the change."""
+    closing = asyncio.ensure_future(assert_closed_within(clients, code))
+    started = await shell(shell_env, script)
+    results = await closing
+    assert max(at for _, at in results) - started < WITHIN_SECONDS
+
+
 async def close_all(clients):
     for client in clients:
         await client.close()
@@ -138,14 +147,13 @@ async def test_a_user_made_inactive_from_a_shell_is_closed_4401_everywhere(team,
     owners = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
 
-    closing = asyncio.ensure_future(assert_closed_within(members, 4401))
-    started = await shell(
+    await assert_shell_closes(
         shell_env,
+        members,
+        4401,
         "from django.contrib.auth.models import User\n"
         "u = User.objects.get(username='member'); u.is_active = False; u.save()",
     )
-    results = await closing
-    assert max(at for _, at in results) - started < WITHIN_SECONDS
     await assert_still_syncing(owners[1], owners[0], "still-here;")
     await close_all(owners)
 
@@ -156,14 +164,13 @@ async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, 
     revoked = await clients_on_each(servers, doc, team["member"])
     kept = await clients_on_each(servers, doc, team["member_other"])
 
-    closing = asyncio.ensure_future(assert_closed_within(revoked, 4401))
-    started = await shell(
+    await assert_shell_closes(
         shell_env,
+        revoked,
+        4401,
         f"from documents.models import ApiToken\n"
         f"ApiToken.objects.filter(pk={team['member_token_id']}).delete()",
     )
-    results = await closing
-    assert max(at for _, at in results) - started < WITHIN_SECONDS
     await assert_still_syncing(kept[0], kept[1], "same-user-other-token;")
     await close_all(kept)
 
@@ -174,14 +181,13 @@ async def test_a_deleted_user_is_closed_4401_everywhere(team, cluster):
     owners = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
 
-    closing = asyncio.ensure_future(assert_closed_within(members, 4401))
-    started = await shell(
+    await assert_shell_closes(
         shell_env,
+        members,
+        4401,
         "from django.contrib.auth.models import User\n"
         "User.objects.filter(username='member').delete()",
     )
-    results = await closing
-    assert max(at for _, at in results) - started < WITHIN_SECONDS
     await assert_still_syncing(owners[0], owners[1], "without-member;")
     await close_all(owners)
 
@@ -192,16 +198,15 @@ async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cl
     previous = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
 
-    closing = asyncio.ensure_future(assert_closed_within(previous, 4403))
-    started = await shell(
+    await assert_shell_closes(
         shell_env,
+        previous,
+        4403,
         "from django.contrib.auth.models import User\n"
         "from documents.models import Document\n"
         f"d = Document.objects.get(pk='{doc}')\n"
         "d.owner = User.objects.get(username='member'); d.save()",
     )
-    results = await closing
-    assert max(at for _, at in results) - started < WITHIN_SECONDS
     # The new owner's sockets were opened as editor: more rights now, nothing closed.
     await assert_still_syncing(members[0], members[1], "new-owner;")
     await close_all(members)

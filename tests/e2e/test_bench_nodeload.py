@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.support.npm import npm_ci
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ["collab-daphne-postgres", "y-websocket", "hocuspocus"]
-
-
-def _npm_ci(folder: Path) -> None:
-    assert shutil.which("node") and shutil.which("npm"), "node and npm are needed for the bench"
-    if not (folder / "node_modules").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=folder,
-            check=True,
-            timeout=300,
-        )
 
 
 def _bench_env() -> dict:
@@ -38,8 +28,8 @@ def _bench_env() -> dict:
 
 
 def test_rooms_and_join_storm_count_every_delivery_once(tmp_path):
-    _npm_ci(ROOT / "bench" / "peers")
-    _npm_ci(ROOT / "bench" / "nodeload")
+    npm_ci(ROOT / "bench" / "peers")
+    npm_ci(ROOT / "bench" / "nodeload")
     done = subprocess.run(
         [
             sys.executable,

@@ -9,29 +9,19 @@ bench/peers; `npm ci` there takes a few seconds and runs here when they are not 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.npm import npm_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / "bench" / "peers"
 TARGETS = ["collab-daphne", "y-websocket", "hocuspocus"]
 
 
-def _install_peers() -> None:
-    assert shutil.which("node") and shutil.which("npm"), "node and npm are needed for the bench"
-    if not (PEERS / "node_modules").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PEERS,
-            check=True,
-            timeout=300,
-        )
-
-
 def test_bench_fanout_writes_results_for_every_target(tmp_path):
-    _install_peers()
+    npm_ci(PEERS)
     done = subprocess.run(
         [
             sys.executable,

@@ -7,24 +7,14 @@ import asyncio
 import os
 import time
 
-import pytest
 import requests
 import websockets
 
-from documents.models import ApiToken, Document, Membership, Role
 from documents.sync import protocol
 from tests.support.server import start_server
 from tests.support.yclient import YClient
 
 REPEATS = 200
-
-
-@pytest.fixture
-def large_document(transactional_db, make_user):
-    owner, viewer = make_user("owner"), make_user("viewer")
-    document = Document.objects.create(title="large", owner=owner)
-    Membership.objects.create(document=document, user=viewer, role=Role.VIEWER)
-    return str(document.id), ApiToken.issue(owner)[1], ApiToken.issue(viewer)[1]
 
 
 async def edit_delays(writer: YClient, reader: YClient, stop: asyncio.Event) -> list[float]:
@@ -69,8 +59,8 @@ def repeat_get_state(server, document_id: str, token: str) -> float:
     return time.perf_counter() - started
 
 
-async def test_repeated_whole_document_requests_do_not_stall_others_edits(large_document):
-    document_id, owner_token, viewer_token = large_document
+async def test_repeated_whole_document_requests_do_not_stall_others_edits(owner_and_viewer):
+    document_id, owner_token, viewer_token = owner_and_viewer
     env = {}
     if "COLLAB_SYNC_REQUESTS_PER_SECOND" in os.environ:  # to measure the cache alone
         env["COLLAB_SYNC_REQUESTS_PER_SECOND"] = os.environ["COLLAB_SYNC_REQUESTS_PER_SECOND"]

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-import pytest
 import websockets
 
-from documents.models import ApiToken, Document, Membership, Role
 from documents.sync import protocol
 from documents.sync.protocol import AwarenessEntry
 from tests.e2e.test_memory import rss_bytes
@@ -18,14 +16,6 @@ from tests.support.yclient import YClient
 
 FLOOD_SECONDS = 8
 PADDING = "p" * 6000  # eight states of ~6 KB: each frame just under 64 KiB
-
-
-@pytest.fixture
-def room(transactional_db, make_user):
-    owner, viewer = make_user("owner"), make_user("viewer")
-    document = Document.objects.create(title="flooded", owner=owner)
-    Membership.objects.create(document=document, user=viewer, role=Role.VIEWER)
-    return str(document.id), ApiToken.issue(owner)[1], ApiToken.issue(viewer)[1]
 
 
 def flood_frames():
@@ -68,8 +58,8 @@ async def typing_delays(writer: YClient, reader: YClient, stop: asyncio.Event) -
         await asyncio.sleep(0.05)
 
 
-async def test_a_flood_of_fresh_presence_ids_leaves_memory_flat_and_edits_flowing(room):
-    document_id, owner_token, viewer_token = room
+async def test_a_flood_of_fresh_presence_ids_leaves_memory_flat_and_edits_flowing(owner_and_viewer):
+    document_id, owner_token, viewer_token = owner_and_viewer
     server = await asyncio.to_thread(start_server)
     try:
         url = f"{server.ws}/ws/documents/{document_id}?token="
