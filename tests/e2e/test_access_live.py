@@ -141,18 +141,24 @@ async def test_an_editor_demoted_through_the_api_is_closed_4403_on_every_process
     await close_all([*owners, viewer])
 
 
-async def test_a_user_made_inactive_from_a_shell_is_closed_4401_everywhere(team, cluster):
+@pytest.mark.parametrize(
+    "change",
+    [
+        "u = User.objects.get(username='member'); u.is_active = False; u.save()",
+        "User.objects.filter(username='member').delete()",
+    ],
+    ids=["made-inactive", "deleted"],
+)
+async def test_a_user_made_inactive_or_deleted_from_a_shell_is_closed_4401_everywhere(
+    team, cluster, change
+):
     servers, shell_env = cluster
     doc = team["document"]
     owners = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
 
     await assert_shell_closes(
-        shell_env,
-        members,
-        4401,
-        "from django.contrib.auth.models import User\n"
-        "u = User.objects.get(username='member'); u.is_active = False; u.save()",
+        shell_env, members, 4401, "from django.contrib.auth.models import User\n" + change
     )
     await assert_still_syncing(owners[1], owners[0], "still-here;")
     await close_all(owners)
@@ -173,23 +179,6 @@ async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, 
     )
     await assert_still_syncing(kept[0], kept[1], "same-user-other-token;")
     await close_all(kept)
-
-
-async def test_a_deleted_user_is_closed_4401_everywhere(team, cluster):
-    servers, shell_env = cluster
-    doc = team["document"]
-    owners = await clients_on_each(servers, doc, team["owner"])
-    members = await clients_on_each(servers, doc, team["member"])
-
-    await assert_shell_closes(
-        shell_env,
-        members,
-        4401,
-        "from django.contrib.auth.models import User\n"
-        "User.objects.filter(username='member').delete()",
-    )
-    await assert_still_syncing(owners[0], owners[1], "without-member;")
-    await close_all(owners)
 
 
 async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cluster):
