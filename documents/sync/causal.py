@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pycrdt import Doc
 
@@ -27,6 +28,7 @@ from documents.sync.update_check import DeletedRanges, InvalidUpdate, UpdateShap
 log = logging.getLogger("collab.storage")
 
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +53,28 @@ class Folded:
         ]
 
 
+class WaitingUpdates(Generic[T]):
+    """Updates held back until everything they refer to is in the Doc (never given to Yrs
+    before): each is kept with its shape, and `take_ready` hands back the ones a state vector
+    now satisfies. Used by folding (items: input indices) and by rooms (items: updates)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[T, UpdateShape]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add(self, item: T, shape: UpdateShape) -> None:
+        self.items.append((item, shape))
+
+    def take_ready(self, state: dict[int, int]) -> list[tuple[T, UpdateShape]]:
+        ready, still = [], []
+        for entry in self.items:
+            (still if entry[1].missing_dependencies(state) else ready).append(entry)
+        self.items = still
+        return ready
+
+
 def fold_causally(updates: Sequence[bytes], *, base: bytes | None = None) -> Folded:
     """Apply `updates` on top of `base` (a snapshot: self-contained, applied as it is), each one
     as soon as its dependencies are in; what never becomes ready is left out as waiting."""
@@ -59,7 +83,7 @@ def fold_causally(updates: Sequence[bytes], *, base: bytes | None = None) -> Fol
         doc.apply_update(base)
     folded = Folded(doc)
     state = decode_state_vector(doc.get_state())
-    ready_to_retry: list[int] = []
+    waiting: WaitingUpdates[int] = WaitingUpdates()
     for index, update in enumerate(updates):
         shape = _shape_of(update)
         folded.shapes.append(shape)
@@ -67,15 +91,17 @@ def fold_causally(updates: Sequence[bytes], *, base: bytes | None = None) -> Fol
             folded.waiting.append(index)  # unreadable: kept, never applied, never deleted
             continue
         if shape.missing_dependencies(state):
-            ready_to_retry.append(index)
+            waiting.add(index, shape)
             continue
-        if _apply(doc, update, shape, state):
-            folded.applied.append(index)
-            if ready_to_retry:
-                ready_to_retry = _apply_ready(doc, updates, folded, ready_to_retry, state)
-        else:
-            folded.waiting.append(index)
-    folded.waiting.extend(ready_to_retry)
+        ready = [(index, shape)]
+        while ready:  # this update, then whatever it (and those after it) made ready
+            for ready_index, ready_shape in ready:
+                if _apply(doc, updates[ready_index], ready_shape, state):
+                    folded.applied.append(ready_index)
+                else:
+                    folded.waiting.append(ready_index)
+            ready = waiting.take_ready(state)
+    folded.waiting.extend(index for index, _ in waiting.items)
     folded.waiting.sort()
     return folded
 
@@ -102,24 +128,3 @@ def _apply(doc: Doc, update: bytes, shape: UpdateShape, state: dict[int, int]) -
         if end > state.get(client, 0):
             state[client] = end
     return True
-
-
-def _apply_ready(
-    doc: Doc, updates: Sequence[bytes], folded: Folded, waiting: list[int], state: dict[int, int]
-) -> list[int]:
-    progress = True
-    while progress and waiting:
-        progress = False
-        still = []
-        for index in waiting:
-            shape = folded.shapes[index]
-            assert shape is not None
-            if shape.missing_dependencies(state):
-                still.append(index)
-            elif _apply(doc, updates[index], shape, state):
-                folded.applied.append(index)
-                progress = True
-            else:
-                folded.waiting.append(index)
-        waiting = still
-    return waiting

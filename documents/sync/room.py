@@ -17,6 +17,7 @@ from typing import Protocol
 from pycrdt import Awareness, Doc, merge_updates
 
 from documents.sync import protocol
+from documents.sync.causal import WaitingUpdates
 from documents.sync.full_state import EMPTY_STATE_VECTOR, FullState
 from documents.sync.protocol import (
     EMPTY_UPDATE,
@@ -125,7 +126,7 @@ class Room:
         # Updates whose dependencies this room has not seen (stored by a process that got them
         # first, or posted over HTTP): kept out of Yrs, which would hold them pending and, in
         # some orders, integrate them wrongly; applied once what they depend on arrives.
-        self.waiting: list[tuple[bytes, UpdateShape]] = []
+        self.waiting: WaitingUpdates[bytes] = WaitingUpdates()
         # Yrs keeps the observer callback where Python's GC cannot see it: a callback holding
         # the room would make Room -> Doc -> callback -> Room a cycle never collected.
         room = weakref.ref(self)
@@ -155,7 +156,7 @@ class Room:
     def keep_waiting(self, update: bytes) -> None:
         """Hold an update until the room has what it depends on (see `waiting`)."""
         try:
-            self.waiting.append((update, check_update(update)))
+            self.waiting.add(update, check_update(update))
         except InvalidUpdate as exc:
             raise ProtocolError(f"undecodable update: {exc}") from None
 
@@ -262,25 +263,18 @@ class Room:
     def _integrate_waiting(self) -> None:
         """Apply the waiting updates whose dependencies are now here, in causal order; each
         change is relayed, stored and forwarded like an accepted edit."""
-        progress = True
-        while progress and self.waiting:
-            progress = False
-            state = protocol.decode_state_vector(self.doc.get_state())
-            still = []
-            for update, shape in self.waiting:
-                if shape.missing_dependencies(state):
-                    still.append((update, shape))
-                    continue
+        while self.waiting:
+            ready = self.waiting.take_ready(protocol.decode_state_vector(self.doc.get_state()))
+            if not ready:
+                return
+            for update, _shape in ready:
                 try:
                     change = self._apply(update, None)
                 except ProtocolError:
                     continue  # Yrs refused it: it stays wherever it was stored, never applied
-                progress = True
                 if change is not None:
                     self._relay_update(change, None)
                     self.listener.update_accepted(self, change)
-                state = protocol.decode_state_vector(self.doc.get_state())
-            self.waiting = still
 
     def _apply(self, update: bytes, shape: UpdateShape | None) -> bytes | None:
         """Apply into the Doc; return the change it made, or None if it added nothing new.

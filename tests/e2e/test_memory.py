@@ -10,6 +10,7 @@ import requests
 
 from documents.models import ApiToken, Document
 from tests.support.server import start_server
+from tests.support.waiting import eventually
 from tests.support.yclient import YClient
 
 
@@ -108,10 +109,9 @@ async def test_room_churn_leaves_the_process_flat(churn_documents):
         for cycle in range(CHURN_CYCLES):
             batch = document_ids[cycle * CHURN_ROOMS : (cycle + 1) * CHURN_ROOMS]
             await asyncio.gather(*(type_together(server, d, token) for d in batch))
-            for _ in range(100):  # every room unloaded (idle 0 s, after its commit)
-                if await asyncio.to_thread(open_rooms, server) == 0:
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(  # every room unloaded (idle 0 s, after its commit)
+                lambda: asyncio.to_thread(lambda: open_rooms(server) == 0), what="rooms unloaded"
+            )
             rss.append(rss_bytes(pid))
         print("RSS per cycle (MiB):", [round(r / 2**20, 1) for r in rss])
         assert await asyncio.to_thread(open_rooms, server) == 0

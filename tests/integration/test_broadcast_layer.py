@@ -12,6 +12,7 @@ from documents.broadcast_layer import (
     split_batches,
 )
 from documents.sync.broadcast import KIND_AWARENESS, KIND_CONTROL, KIND_UPDATE
+from tests.support.waiting import eventually
 from tests.unit.fakes import typed_update
 
 
@@ -55,9 +56,7 @@ async def test_a_process_receives_what_concerns_its_rooms_and_every_control_mess
         alice.send_to("some-third-process", "held", KIND_UPDATE, b"not for bob either")
         alice.publish("", KIND_CONTROL, b"{}")
         alice.send_to(bob.process_id, "held", KIND_AWARENESS, b"to bob alone")
-        async with asyncio.timeout(5):
-            while len(received) < 3:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: len(received) >= 3, what="three messages for bob")
         assert [(e.room, e.kind, e.payload) for e in received] == [
             ("held", KIND_UPDATE, b"for bob"),
             ("", KIND_CONTROL, b"{}"),
@@ -86,12 +85,13 @@ async def test_a_process_started_while_redis_is_down_joins_the_others_once_it_is
     await asyncio.to_thread(redis.start)
     try:
         await other.start(lambda envelope: None)
-        async with asyncio.timeout(15):
-            while not late.process_id:
-                await asyncio.sleep(0.05)
-            while not received:  # pub/sub keeps nothing: publish until it arrives
-                other.publish("held", KIND_UPDATE, b"after the outage", 1)
-                await asyncio.sleep(0.1)
+        await eventually(lambda: late.process_id, timeout=15, what="connected after the outage")
+
+        def published_and_received():  # pub/sub keeps nothing: publish until it arrives
+            other.publish("held", KIND_UPDATE, b"after the outage", 1)
+            return received
+
+        await eventually(published_and_received, timeout=15, interval=0.1)
         assert late.healthy
         assert received[0].payload == b"after the outage"
     finally:

@@ -8,8 +8,9 @@ from documents.sync import protocol
 from documents.sync.broadcast import KIND_UPDATE, MemoryHub
 from documents.sync.rooms import RegistryConfig, RoomRegistry
 from documents.sync.store import MemoryStore
+from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient, typed_update
-from tests.unit.test_registry import stored_text, wait_until
+from tests.unit.test_registry import stored_text
 
 
 class SharedStore(MemoryStore):
@@ -32,8 +33,8 @@ async def test_an_update_accepted_on_one_process_reaches_clients_on_another():
     room_a = await first.join("doc", alice)
     await second.join("doc", bob)
     room_a.receive(alice, protocol.encode_update(typed_update("hi", client_id=1)))
-    await wait_until(lambda: bob.text() == "hi")
-    await wait_until(lambda: stored_text(store, "doc") == "hi")
+    await eventually(lambda: bob.text() == "hi")
+    await eventually(lambda: stored_text(store, "doc") == "hi")
     assert len(store.logs["doc"]) == 1  # stored once, by the process that accepted it
     for process in (first, second):
         await process.shutdown()
@@ -48,7 +49,7 @@ async def test_a_process_opening_a_room_catches_up_on_what_is_not_stored_yet():
     room_a.receive(alice, protocol.encode_update(typed_update("unflushed", client_id=1)))
     late = RecordingClient()
     room_b = await second.join("doc", late)
-    await wait_until(lambda: text_of(room_b) == "unflushed")
+    await eventually(lambda: text_of(room_b) == "unflushed")
     assert late.text() == "unflushed"
     for process in (first, second):
         await process.shutdown()
@@ -73,7 +74,7 @@ async def test_anti_entropy_heals_dropped_updates_and_deletions():
     hub.drop = lambda envelope: False
     await first.peers.tick()
     await second.peers.tick()
-    await wait_until(lambda: text_of(room_b) == "bc")
+    await eventually(lambda: text_of(room_b) == "bc")
     assert bob.text() == "bc"
     for process in (first, second):
         await process.shutdown()
@@ -88,12 +89,12 @@ async def test_updates_from_a_process_that_died_unflushed_are_stored_by_the_surv
     room_a = await doomed.join("doc", alice)
     await survivor.join("doc", bob)
     room_a.receive(alice, protocol.encode_update(typed_update("saved anyway", client_id=1)))
-    await wait_until(lambda: bob.text() == "saved anyway")
+    await eventually(lambda: bob.text() == "saved anyway")
     await doomed.writer.stop()  # SIGKILL: nothing of its buffer is ever written
     await doomed.broadcast.stop()
     await asyncio.sleep(0.15)
     await survivor.peers.tick()
-    await wait_until(lambda: stored_text(store, "doc") == "saved anyway")
+    await eventually(lambda: stored_text(store, "doc") == "saved anyway")
     await survivor.shutdown()
 
 
@@ -105,7 +106,7 @@ async def test_confirmed_updates_are_not_stored_twice():
     room_a = await first.join("doc", alice)
     await second.join("doc", bob)
     room_a.receive(alice, protocol.encode_update(typed_update("once", client_id=1)))
-    await wait_until(lambda: bob.text() == "once" and "doc" in store.logs)
+    await eventually(lambda: bob.text() == "once" and "doc" in store.logs)
     await asyncio.sleep(0.15)
     await second.peers.tick()
     await asyncio.sleep(0.05)
@@ -124,7 +125,7 @@ async def test_revocation_closes_the_user_on_every_process():
     await second.join("doc", revoked_there)
     await second.join("doc", other)
     first.revoke("doc", 4403, user_id=7)
-    await wait_until(lambda: revoked_there.closed_with == 4403)
+    await eventually(lambda: revoked_there.closed_with == 4403)
     assert revoked_here.closed_with == 4403 and other.closed_with is None
     for process in (first, second):
         await process.shutdown()
@@ -138,9 +139,9 @@ async def test_presence_crosses_processes_and_is_removed_on_disconnect():
     await second.join("doc", bob)
     entry = protocol.AwarenessEntry(555, 1, '{"user":{"name":"alice"}}')
     room_a.receive(alice, protocol.encode_awareness(protocol.encode_awareness_entries([entry])))
-    await wait_until(lambda: any(m.entries[0].client_id == 555 for m in bob.awareness_messages()))
+    await eventually(lambda: any(m.entries[0].client_id == 555 for m in bob.awareness_messages()))
     first.leave(room_a, alice)
-    await wait_until(lambda: bob.awareness_messages()[-1].entries[0].is_removal)
+    await eventually(lambda: bob.awareness_messages()[-1].entries[0].is_removal)
     assert 555 not in second.rooms["doc"].awareness.states
     for process in (first, second):
         await process.shutdown()

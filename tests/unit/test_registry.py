@@ -11,6 +11,7 @@ from documents.sync.closecodes import CloseCode
 from documents.sync.room import Overloaded
 from documents.sync.rooms import RegistryConfig, RoomRegistry
 from documents.sync.store import MemoryStore
+from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient, typed_update
 
 
@@ -26,13 +27,6 @@ def stored_text(store: MemoryStore, name: str) -> str:
     for update in [store.snapshots.get(name, b"\x00\x00"), *store.logs.get(name, [])]:
         doc.apply_update(update)
     return str(doc.get("text", type=Text))
-
-
-async def wait_until(predicate, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
 
 
 async def test_a_room_is_loaded_from_the_store_on_first_join():
@@ -61,8 +55,8 @@ async def test_accepted_updates_are_committed_and_acknowledged():
     room = await registry.join("doc", writer)
     await registry.join("doc", plain)
     room.receive(writer, protocol.encode_update(typed_update("durable", client_id=1)))
-    await wait_until(lambda: stored_text(store, "doc") == "durable")
-    await wait_until(lambda: any(frame[0] == protocol.MESSAGE_ACK for frame in writer.sent))
+    await eventually(lambda: stored_text(store, "doc") == "durable")
+    await eventually(lambda: any(frame[0] == protocol.MESSAGE_ACK for frame in writer.sent))
     ack = next(frame for frame in writer.sent if frame[0] == protocol.MESSAGE_ACK)
     assert ack == protocol.encode_ack(room.doc.get_state())
     assert not any(frame[0] == protocol.MESSAGE_ACK for frame in plain.sent)
@@ -80,7 +74,7 @@ async def test_updates_are_kept_while_the_store_fails_and_written_when_it_is_bac
     assert not registry.writer.healthy
     assert registry.writer.pending_bytes > 0
     store.fail_appends = False
-    await wait_until(lambda: stored_text(store, "doc") == "kept", timeout=10)
+    await eventually(lambda: stored_text(store, "doc") == "kept", timeout=10)
     assert registry.writer.healthy
     await registry.shutdown()
 
@@ -104,7 +98,7 @@ async def test_an_idle_room_is_persisted_and_unloaded():
     room = await registry.join("doc", client)
     room.receive(client, protocol.encode_update(typed_update("bye", client_id=1)))
     registry.leave(room, client)
-    await wait_until(lambda: "doc" not in registry.rooms)
+    await eventually(lambda: "doc" not in registry.rooms)
     assert stored_text(store, "doc") == "bye"
     await registry.shutdown()
 
@@ -142,6 +136,6 @@ async def test_a_document_is_compacted_after_the_configured_number_of_stored_upd
         doc.get("text", type=Text).insert(n, "x")
         room.receive(client, protocol.encode_update(doc.get_update(before)))
         await asyncio.sleep(0.03)  # one commit each
-    await wait_until(lambda: len(store.logs["doc"]) < 7)
+    await eventually(lambda: len(store.logs["doc"]) < 7)
     assert stored_text(store, "doc") == "x" * 7
     await registry.shutdown()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from documents.sync.revocation import Revocation
+from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient
-from tests.unit.test_peers import MemoryHub, SharedStore, make_process, wait_until
+from tests.unit.test_peers import MemoryHub, SharedStore, make_process
 
 
 def connection(user_id, role="editor", token_id=None) -> RecordingClient:
@@ -36,7 +37,7 @@ async def test_a_user_revocation_closes_them_in_every_room_of_every_process():
     await second.join("b", elsewhere)
     await second.join("b", bystander)
     first.revoke_matching(Revocation(4401, user_id=7))
-    await wait_until(lambda: there.closed_with == 4401 and elsewhere.closed_with == 4401)
+    await eventually(lambda: there.closed_with == 4401 and elsewhere.closed_with == 4401)
     assert here.closed_with == 4401 and bystander.closed_with is None
     for process in (first, second):
         await process.shutdown()
@@ -49,7 +50,7 @@ async def test_a_demotion_closes_only_connections_opened_above_the_new_role():
     await second.join("doc", as_editor)
     await second.join("doc", as_viewer)
     first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
-    await wait_until(lambda: as_editor.closed_with == 4403)
+    await eventually(lambda: as_editor.closed_with == 4403)
     assert as_viewer.closed_with is None
     for process in (first, second):
         await process.shutdown()
@@ -62,7 +63,7 @@ async def test_a_client_whose_handshake_began_before_a_revocation_is_closed_when
     slow = connection(7)
     slow.handshake_at = time.monotonic()  # credentials read now: still an editor
     first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
-    await wait_until(lambda: len(second._recent_revocations) == 1)
+    await eventually(lambda: len(second._recent_revocations) == 1)
     later = connection(7)  # e.g. made editor again: its handshake began after the revocation
     later.handshake_at = time.monotonic()
     room = await second.join("doc", slow)

@@ -37,7 +37,7 @@ def test_a_stored_update_waiting_for_its_dependency_is_applied_when_an_editor_se
     assert bob.text() == "abc"
     sent_to_alice = [protocol.parse_message(frame) for frame in alice.sent]
     assert any(isinstance(m, protocol.SyncUpdate) for m in sent_to_alice)  # news to her too
-    assert room.waiting == []
+    assert not room.waiting
     assert len(listener.updates) == 2  # both stored
 
 
