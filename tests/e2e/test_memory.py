@@ -116,8 +116,9 @@ async def test_room_churn_leaves_the_process_flat(churn_documents):
         print("RSS per cycle (MiB):", [round(r / 2**20, 1) for r in rss])
         assert await asyncio.to_thread(open_rooms, server) == 0
         warm, end = rss[5], rss[-1]
-        # Measured over these last 6 cycles: +19 MiB while each unloaded Doc stayed observed
-        # (so never freed), +6 MiB since, levelling off (the allocator's working set).
-        assert end - warm < 10 * 1024 * 1024, f"grew {(end - warm) / 2**20:.1f} MiB in 6 cycles"
+        # Measured over these last 6 cycles: +19 and +25 MiB while each unloaded Doc stayed
+        # observed (so never freed); +6 MiB alone and up to +10.4 MiB inside the full suite
+        # since (the allocator's working set, levelling off).
+        assert end - warm < 14 * 1024 * 1024, f"grew {(end - warm) / 2**20:.1f} MiB in 6 cycles"
     finally:
         server.stop()
