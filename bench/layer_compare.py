@@ -1,7 +1,8 @@
 """Cross-process path: RedisChannelLayer against RedisPubSubChannelLayer (docs/scaling.md).
 
-One process publishes updates to a room's group the way documents.broadcast_layer does (one
-group_send per update), another receives on its process channel. Both layers run in this one
+One process publishes updates to a room's group the way
+documents.server.channel_layer_broadcast does (one group_send per update), another receives on
+its process channel. Both layers run in this one
 script with separate connections, against the same Redis, in the same run.
 
     .venv/bin/python bench/layer_compare.py [--messages 5000] [--redis redis://127.0.0.1:6379/9]

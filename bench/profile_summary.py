@@ -13,11 +13,11 @@ import sys
 
 GROUPS = {
     "relay: Room fan-out (documents/sync/room.py _fan_out)": "_fan_out (documents/sync/room.py",
-    "per-socket send: SocketClient._drain -> consumer.send": "_drain (documents/consumers.py",
+    "per-socket send: SocketClient._drain -> consumer.send": "_drain (documents/server/consumer.py",
     "channels consumer send (InstanceSessionWrapper.send)": "InstanceSessionWrapper.send",
     "daphne handle_reply -> autobahn sendMessage": "Server.handle_reply (daphne/server.py",
     "autobahn sendMessage (frame building)": "sendMessage (autobahn/websocket/protocol.py",
-    "incoming: consumer receive": "DocumentConsumer.receive (documents/consumers.py",
+    "incoming: consumer receive": "DocumentConsumer.receive (documents/server/consumer.py",
     "parse + check_update": "check_update (documents/sync/update_check.py",
     "pycrdt apply_update": "_apply (documents/sync/room.py",
     "database (worker threads)": "DatabaseSyncToAsync.thread_handler",

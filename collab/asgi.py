@@ -10,9 +10,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from documents.auth import HandshakeClock, TokenOrSessionAuthMiddleware  # noqa: E402
-from documents.body_limit import BodyLimit  # noqa: E402
-from documents.routing import websocket_urlpatterns  # noqa: E402
+from documents.server.body_limit import BodyLimit  # noqa: E402
+from documents.server.routing import websocket_urlpatterns  # noqa: E402
+from documents.token_auth import HandshakeClock, TokenOrSessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

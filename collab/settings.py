@@ -39,7 +39,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 if "*" in ALLOWED_HOSTS and not DEBUG:
     # Any Host header would be trusted: in password-reset links, and as the origin a browser page
-    # may open sockets from (documents/origins.py).
+    # may open sockets from (documents/server/origins.py).
     raise ImproperlyConfigured(
         "ALLOWED_HOSTS=* is refused when DEBUG is off: list the host names this server answers "
         "to (e.g. ALLOWED_HOSTS=collab.example.com)"
@@ -173,7 +173,7 @@ SECURE_HSTS_PRELOAD = env_bool("COLLAB_HSTS_PRELOAD", default=SECURE_HSTS_SECOND
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "documents.auth.BearerTokenAuthentication",
+        "documents.token_auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from documents import metrics, ops
+from documents.server import health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("documents.api.urls")),
-    path("healthz", ops.healthz, name="healthz"),
-    path("readyz", ops.readyz, name="readyz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("", include("documents.urls")),
 ]

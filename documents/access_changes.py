@@ -9,7 +9,7 @@ cascades (a deleted user takes their memberships and tokens along), the narrower
 user or the document gone and leave the close code to the user's or the document's own act.
 
 QuerySet.update() sends no signals: code that lowers roles or deactivates users that way must
-call documents.live.revoke itself.
+call documents.server.live_rooms.revoke itself.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from documents import live
 from documents.access import role_for
 from documents.models import ROLE_RANK, ApiToken, Document, LiveConnection, Membership, Role
+from documents.server import live_rooms
 from documents.sync.closecodes import CloseCode
 from documents.sync.revocation import Revocation
 
@@ -56,7 +56,7 @@ def _revoke_beyond_current_role(document_id, user_id) -> None:
             return  # gone: the user's (4401) or the document's (4404) own act closes them
         above = roles_above(role_for(user, document))
         if above:
-            live.revoke(
+            live_rooms.revoke(
                 Revocation(CloseCode.FORBIDDEN, room=str(document_id), user_id=user_id, roles=above)
             )
 
@@ -64,7 +64,7 @@ def _revoke_beyond_current_role(document_id, user_id) -> None:
 
 
 def _revoke_user(user_id) -> None:
-    _after_commit(lambda: live.revoke(Revocation(CloseCode.UNAUTHENTICATED, user_id=user_id)))
+    _after_commit(lambda: live_rooms.revoke(Revocation(CloseCode.UNAUTHENTICATED, user_id=user_id)))
 
 
 # -- memberships -------------------------------------------------------------------------------
@@ -115,8 +115,8 @@ def _document_deleted(sender, instance, **kwargs):
     def act():
         if not User.objects.filter(pk=owner_id, is_active=True).exists():
             # Deleted with its owner: the owner's sockets say 4401 (the user is gone) first.
-            live.revoke(Revocation(CloseCode.UNAUTHENTICATED, user_id=owner_id))
-        live.revoke(Revocation(CloseCode.NOT_FOUND, room=document_id))
+            live_rooms.revoke(Revocation(CloseCode.UNAUTHENTICATED, user_id=owner_id))
+        live_rooms.revoke(Revocation(CloseCode.NOT_FOUND, room=document_id))
 
     _after_commit(act)
 
@@ -125,7 +125,9 @@ def _document_deleted(sender, instance, **kwargs):
 @receiver(post_delete, sender=ApiToken, dispatch_uid="collab-token-deleted")
 def _token_deleted(sender, instance, **kwargs):
     token_id = instance.pk
-    _after_commit(lambda: live.revoke(Revocation(CloseCode.UNAUTHENTICATED, token_id=token_id)))
+    _after_commit(
+        lambda: live_rooms.revoke(Revocation(CloseCode.UNAUTHENTICATED, token_id=token_id))
+    )
 
 
 USER_ACCESS_FIELDS = {"is_active", "is_staff"}

@@ -1,8 +1,8 @@
 """The Django admin: documents, sharing, versions, API tokens and who is connected now.
 
 Every admin change that takes access away also ends the live sessions it concerns, through
-documents.live (on every server process): removing a member closes their sockets with 4403,
-deleting a document closes its sockets with 4404.
+documents.server.live_rooms (on every server process): removing a member closes their sockets
+with 4403, deleting a document closes its sockets with 4404.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.db.models.functions import Length
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from documents import content, live, presence, versions
+from documents import versions
 from documents.models import (
     ApiToken,
     Document,
@@ -23,12 +23,14 @@ from documents.models import (
     LiveConnection,
     Membership,
 )
+from documents.richtext import prosemirror
+from documents.server import live_connections, live_rooms
 from documents.sync.closecodes import CloseCode
 
 
 def end_sessions_of(memberships) -> None:
     for document_id, user_id in memberships:
-        live.close_connections(str(document_id), user_id=user_id, code=CloseCode.FORBIDDEN)
+        live_rooms.close_connections(str(document_id), user_id=user_id, code=CloseCode.FORBIDDEN)
 
 
 class MembershipInline(admin.TabularInline):
@@ -94,9 +96,9 @@ class DocumentAdmin(admin.ModelAdmin):
     def content_preview(self, document):
         if document.pk is None:
             return "-"
-        state = live.document_state(str(document.pk))
-        html = content.to_html(content.to_prosemirror(content.fragment_of(state)))
-        # content.to_html escapes all text and attributes: safe to embed.
+        state = live_rooms.document_state(str(document.pk))
+        html = prosemirror.to_html(prosemirror.to_prosemirror(prosemirror.fragment_of(state)))
+        # prosemirror.to_html escapes all text and attributes: safe to embed.
         return format_html(
             '<div class="collab-preview">{}</div>', mark_safe(html or "<p><em>empty</em></p>")
         )
@@ -109,13 +111,13 @@ class DocumentAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         document_id = str(obj.pk)
         super().delete_model(request, obj)
-        live.close_connections(document_id, code=CloseCode.NOT_FOUND)
+        live_rooms.close_connections(document_id, code=CloseCode.NOT_FOUND)
 
     def delete_queryset(self, request, queryset):
         ids = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         super().delete_queryset(request, queryset)
         for document_id in ids:
-            live.close_connections(document_id, code=CloseCode.NOT_FOUND)
+            live_rooms.close_connections(document_id, code=CloseCode.NOT_FOUND)
 
 
 @admin.register(Membership)
@@ -214,7 +216,9 @@ class LiveConnectionAdmin(admin.ModelAdmin):
     actions = ["disconnect"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(pk__in=presence.live_rows().values("pk"))
+        return (
+            super().get_queryset(request).filter(pk__in=live_connections.live_rows().values("pk"))
+        )
 
     def has_add_permission(self, request):
         return False

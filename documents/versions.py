@@ -2,8 +2,8 @@
 
 A version stores the whole document (one Yjs update) and the start of its text. Restoring never
 rewinds history: it writes, as a new change on top of the live document, whatever turns the
-document back into the version (documents.restore), so connected editors see it like any edit,
-undo history and later versions stay, and edits made meanwhile merge.
+document back into the version (documents.richtext.restore), so connected editors see it like any
+edit, undo history and later versions stay, and edits made meanwhile merge.
 
 Automatic versions: a task on the server loop looks at the open rooms every few seconds; a
 document whose state changed gets a version COLLAB_AUTO_VERSION_MINUTES after its first
@@ -24,9 +24,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from documents import content, live
 from documents.db import in_db_thread
 from documents.models import Document, DocumentVersion
+from documents.richtext import prosemirror
+from documents.server import live_rooms
 from documents.storage import load_document_state
 
 log = logging.getLogger("collab.versions")
@@ -35,7 +36,7 @@ PREVIEW_CHARS = 200
 
 
 def preview_of(state: bytes | None) -> str:
-    text = content.render(state, "text")
+    text = prosemirror.render(state, "text")
     text = " ".join(line for line in text.splitlines() if line.strip())
     return text[:PREVIEW_CHARS]
 
@@ -44,7 +45,7 @@ def create_version(
     document: Document, *, name: str = "", author=None, automatic: bool = False
 ) -> DocumentVersion:
     """Snapshot the live document (edits not yet flushed included)."""
-    state = live.document_state(str(document.pk))
+    state = live_rooms.document_state(str(document.pk))
     return save_version(document.pk, state, name=name, author=author, automatic=automatic)
 
 
@@ -93,7 +94,7 @@ def _make_room(document_id) -> bool:
 
 def restore_version(version: DocumentVersion) -> bool:
     """Make the live document equal to `version` for everyone; False if it already was."""
-    return live.restore_state(str(version.document_id), bytes(version.state))
+    return live_rooms.restore_state(str(version.document_id), bytes(version.state))
 
 
 # -- automatic versions ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def add_error_responses(result, generator, request, public):
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     """Documents `Authorization: Bearer TOKEN` (tokens from `manage.py create_token`)."""
 
-    target_class = "documents.auth.BearerTokenAuthentication"
+    target_class = "documents.token_auth.BearerTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):

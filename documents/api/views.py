@@ -18,12 +18,14 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from documents import content, live, quotas
+from documents import quotas
 from documents.api.errors import PayloadTooLarge, TryAgainLater
 from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
 from documents.api.serializers import DocumentSerializer, MemberSerializer
 from documents.models import Document, Membership, Role
+from documents.richtext import prosemirror
+from documents.server import live_rooms
 from documents.sync.protocol import ProtocolError
 from documents.sync.room import DocumentTooLarge, Overloaded
 from documents.sync.update_check import InvalidUpdate, check_update
@@ -98,7 +100,7 @@ class DocumentViewSet(
         document = document_or_404(pk)
         require_role(request, document, Role.VIEWER)
         return HttpResponse(
-            live.document_state(str(document.pk)), content_type="application/octet-stream"
+            live_rooms.document_state(str(document.pk)), content_type="application/octet-stream"
         )
 
     @extend_schema(
@@ -125,7 +127,7 @@ class DocumentViewSet(
             raise ParseError(f"undecodable update: {exc}") from None
         quotas.check_stored_bytes(document.owner, len(body))
         try:
-            live.apply_update(str(document.pk), body)
+            live_rooms.apply_update(str(document.pk), body)
         except Overloaded:
             raise TryAgainLater() from None
         except DocumentTooLarge:
@@ -158,7 +160,7 @@ class DocumentViewSet(
         fmt = request.query_params.get("format", "json")
         if fmt not in CONTENT_TYPES:
             raise ValidationError({"format": [f"use one of {', '.join(CONTENT_TYPES)}"]})
-        body = content.render(live.document_state(str(document.pk)), fmt)
+        body = prosemirror.render(live_rooms.document_state(str(document.pk)), fmt)
         if fmt == "json":
             body = json.dumps(body, ensure_ascii=False)
         return HttpResponse(body, content_type=CONTENT_TYPES[fmt])

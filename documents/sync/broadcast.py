@@ -3,7 +3,7 @@
 One message per room per process: a process publishes an accepted update once, and every other
 process holding that room receives it once and fans it out in-process. `LocalBroadcast` is the
 embedded single-process version (nobody to tell), `MemoryHub` links registries inside one
-process (engine tests), and the Redis-backed one is `documents.broadcast_layer`.
+process (engine tests), and the Redis-backed one is `documents.server.channel_layer_broadcast`.
 """
 
 from __future__ import annotations

@@ -43,8 +43,8 @@ from documents.sync.room import MissingDependencies
 from documents.sync.varint import DecodeError, Reader, write_var_bytes
 
 if TYPE_CHECKING:
+    from documents.sync.registry import RoomRegistry
     from documents.sync.room import Room
-    from documents.sync.rooms import RoomRegistry
 
 log = logging.getLogger("collab.peers")
 

@@ -1,7 +1,7 @@
 """Relay counters for /metrics, kept as plain numbers so the engine needs no metrics library.
 
-One set per process (metrics are per process). documents.metrics reads the totals and drains the
-recent fan-out durations into its histogram at each scrape; a deque keeps that hand-over safe
+One set per process (metrics are per process). documents.server.metrics reads the totals and drains
+the recent fan-out durations into its histogram at each scrape; a deque keeps that hand-over safe
 between the event loop and the scraping thread, and bounded if nobody scrapes.
 """
 

@@ -1,6 +1,6 @@
 import pytest
 
-from documents.runtime import current_registry
+from documents.server.runtime import current_registry
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 import requests
 from django.test import Client
 
-from documents.content import render
 from documents.models import ApiToken, Document, DocumentVersion, LiveConnection, Membership
+from documents.richtext.prosemirror import render
 from documents.storage import append_updates, load_document_state
 from documents.versions import save_version
 from tests.support.tiptap import paragraphs_document, sample_document

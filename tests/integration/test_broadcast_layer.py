@@ -5,7 +5,7 @@ import asyncio
 
 from pycrdt import Doc, Text
 
-from documents.broadcast_layer import (
+from documents.server.channel_layer_broadcast import (
     BATCH_PAYLOAD_BYTES,
     ChannelLayerBroadcast,
     merge_updates_per_room,

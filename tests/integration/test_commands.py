@@ -6,9 +6,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from documents.auth import user_for_token
 from documents.models import Document
 from documents.storage import append_updates
+from documents.token_auth import user_for_token
 from tests.unit.fakes import typed_update
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from pycrdt import Doc, Text
 
 from documents.sync import protocol
 from documents.sync.broadcast import KIND_UPDATE, MemoryHub
-from documents.sync.rooms import RegistryConfig, RoomRegistry
+from documents.sync.registry import RegistryConfig, RoomRegistry
 from documents.sync.store import MemoryStore
 from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient, typed_update

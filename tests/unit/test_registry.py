@@ -8,8 +8,8 @@ from pycrdt import Doc, Text
 from documents.sync import protocol
 from documents.sync.broadcast import LocalBroadcast
 from documents.sync.closecodes import CloseCode
+from documents.sync.registry import RegistryConfig, RoomRegistry
 from documents.sync.room import Overloaded
-from documents.sync.rooms import RegistryConfig, RoomRegistry
 from documents.sync.store import MemoryStore
 from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient, typed_update

@@ -10,7 +10,7 @@ from pycrdt import Text
 
 from documents.sync import protocol
 from documents.sync.broadcast import LocalBroadcast
-from documents.sync.rooms import RegistryConfig, RoomRegistry
+from documents.sync.registry import RegistryConfig, RoomRegistry
 from documents.sync.store import MemoryStore, StoredDocument
 from tests.unit.fakes import RecordingClient, typed_update
 from tests.unit.test_room import Listener, make_room

@@ -4,7 +4,7 @@
   so is the largest HTTP request body (413 before it is read);
 - X-Forwarded-* headers are honoured when COLLAB_BEHIND_PROXY is set;
 - SIGTERM commits every accepted update, then closes every socket with 1001, then exits
-  (documents.daphne_server).
+  (documents.server.daphne_adapter).
 """
 
 import os
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         from daphne.endpoints import build_endpoint_description_strings
 
         from collab.asgi import application
-        from documents.daphne_server import CollabServer, adjust_daphne
+        from documents.server.daphne_adapter import CollabServer, adjust_daphne
 
         max_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
         adjust_daphne(max_body_bytes=max_bytes)

@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from documents.consumers import DocumentConsumer
+from documents.server.consumer import DocumentConsumer
 
 # y-websocket's provider appends the room name without a trailing slash; both forms work.
 websocket_urlpatterns = [

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from documents.runtime import get_registry, run_on_server_loop
+from documents.server.runtime import get_registry, run_on_server_loop
 from documents.storage import WAITING
 from documents.sync.stats import RELAY
 

@@ -11,7 +11,7 @@ import json
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
-from documents.runtime import get_registry, run_on_server_loop
+from documents.server.runtime import get_registry, run_on_server_loop
 from documents.storage import append_updates, load_document_state
 from documents.sync.broadcast import KIND_CONTROL, KIND_UPDATE
 from documents.sync.closecodes import CloseCode
@@ -66,7 +66,7 @@ def revoke(revocation: Revocation) -> None:
 def _publish_from_outside(room: str, kind: str, payload: bytes) -> None:
     """No rooms here (no server loop in this process): reach the server processes via Redis."""
     if settings.REDIS_URL:
-        from documents.broadcast_layer import publish_from_outside
+        from documents.server.channel_layer_broadcast import publish_from_outside
 
         async_to_sync(publish_from_outside)(room, kind, payload)
 
@@ -77,7 +77,7 @@ def restore_state(document_id: str, version_state: bytes) -> bool:
     The change is computed and applied on the server loop without a pause in between, so edits
     arriving meanwhile are either already in the state it starts from, or merge after it.
     """
-    from documents.restore import restore_update
+    from documents.richtext.restore import restore_update
 
     async def restore():
         registry = get_registry()

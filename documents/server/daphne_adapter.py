@@ -28,9 +28,9 @@ from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import defer
 
-from documents import presence
 from documents.db import in_db_thread
-from documents.runtime import current_registry
+from documents.server import live_connections
+from documents.server.runtime import current_registry
 
 
 def _server_close(self, code=None):
@@ -151,7 +151,7 @@ class CollabServer(Server):
                 await registry.shutdown()
                 await asyncio.sleep(0.2)  # let the close frames go out
             with contextlib.suppress(Exception):  # the admin's "connected now" rows
-                await in_db_thread(presence.forget_process)()
+                await in_db_thread(live_connections.forget_process)()
 
         done = defer.Deferred.fromFuture(asyncio.ensure_future(persist_and_say_goodbye()))
         done.addBoth(lambda _: Server.kill_all_applications(self))

@@ -6,14 +6,14 @@ the differing run between them is deleted and the version's blocks are written i
 Kept blocks keep their identity, so edits people make in them while the restore travels merge
 normally. Only the rich-text root (`default`, Tiptap's XmlFragment) is restored.
 
-Pure pycrdt, like documents.content.
+Pure pycrdt, like documents.richtext.prosemirror.
 """
 
 from __future__ import annotations
 
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
-from documents.content import ROOT, node_json
+from documents.richtext.prosemirror import ROOT, node_json
 
 EMPTY_UPDATE = b"\x00\x00"
 

@@ -18,13 +18,13 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from documents import metrics, presence
 from documents.access import NO_DOCUMENT, at_least, role_on
 from documents.db import in_db_thread
 from documents.models import Role
-from documents.origins import handshake_origin, origin_allowed
-from documents.ratelimit import ConnectionRateLimit, TokenBucket
-from documents.runtime import get_registry
+from documents.server import live_connections, metrics
+from documents.server.origins import handshake_origin, origin_allowed
+from documents.server.ratelimit import ConnectionRateLimit, TokenBucket
+from documents.server.runtime import get_registry
 from documents.sync.closecodes import CloseCode
 from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, SyncStep1, message_type
 from documents.sync.room import DocumentTooLarge, Overloaded
@@ -147,7 +147,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
         self.sync_budget = TokenBucket(rate, burst=2 * rate)
         self.room = await get_registry().join(self.document_id, self.client)
-        presence.joined(self)  # admin's "connected now": a row written in the background
+        live_connections.joined(self)  # admin's "connected now": a row written in the background
 
     async def _authorize(self) -> tuple[int | None, str | None]:
         if not origin_allowed(handshake_origin(self.scope), self.scope):
@@ -250,7 +250,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             get_registry().leave(self.room, self.client)
             self.client.stop()
             self.room = None
-            await presence.left(self)
+            await live_connections.left(self)
 
     def close_after_drain(self, code: int) -> None:
         """Close once every frame queued before the close has been written."""

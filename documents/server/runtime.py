@@ -11,7 +11,7 @@ from django.conf import settings
 
 from documents.storage import DjangoStore
 from documents.sync.broadcast import Broadcast, LocalBroadcast
-from documents.sync.rooms import RegistryConfig, RoomRegistry
+from documents.sync.registry import RegistryConfig, RoomRegistry
 
 _registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RoomRegistry] = (
     weakref.WeakKeyDictionary()
@@ -33,7 +33,7 @@ def registry_config() -> RegistryConfig:
 
 def make_broadcast() -> Broadcast:
     if settings.REDIS_URL:
-        from documents.broadcast_layer import ChannelLayerBroadcast
+        from documents.server.channel_layer_broadcast import ChannelLayerBroadcast
 
         return ChannelLayerBroadcast()
     return LocalBroadcast()

@@ -3,7 +3,7 @@
 A room is created on the first join (its state loaded from the store, then caught up from the
 other processes), and unloaded once the last client has left for `idle_seconds` and its updates
 are committed. The registry is each room's listener: accepted updates go to the write-behind
-buffer (documents.sync.writer) and to the other processes (documents.sync.peers).
+buffer (documents.sync.write_behind) and to the other processes (documents.sync.peers).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from documents.sync.peers import PeerSync
 from documents.sync.revocation import Revocation
 from documents.sync.room import Client, MissingDependencies, Room
 from documents.sync.store import DocumentStore
-from documents.sync.writer import WriteBehind
+from documents.sync.write_behind import WriteBehind
 
 log = logging.getLogger("collab.rooms")
 

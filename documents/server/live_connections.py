@@ -31,7 +31,7 @@ from django.utils import timezone
 from documents import versions
 from documents.db import in_db_thread
 from documents.models import LiveConnection
-from documents.runtime import get_registry
+from documents.server.runtime import get_registry
 
 log = logging.getLogger("collab.presence")
 
