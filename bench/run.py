@@ -31,6 +31,7 @@ ALL_TARGETS = [
     "collab-daphne",
     "collab-uvicorn",
     "collab-daphne-postgres",
+    "collab-uvicorn-postgres",
     "collab-daphne-postgres-redis-2proc",
     "collab-daphne-postgres-redis-2proc-caddy",
     "y-websocket",
@@ -43,6 +44,7 @@ ONLY = {
     "collab-daphne": {"memory", "fanout", "ramp", "cold_load"},
     "collab-uvicorn": {"fanout", "ramp"},
     "collab-daphne-postgres": {"memory", *MANY_ROOMS},
+    "collab-uvicorn-postgres": {"memory", *MANY_ROOMS},
     "collab-daphne-postgres-redis-2proc": {"fanout", "cold_load", *MANY_ROOMS},
     "collab-daphne-postgres-redis-2proc-caddy": MANY_ROOMS,
 }
