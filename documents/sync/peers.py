@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pycrdt import write_message
+
 from documents.sync import protocol
 from documents.sync.broadcast import (
     KIND_AWARENESS,
@@ -40,7 +42,7 @@ from documents.sync.broadcast import (
     Envelope,
 )
 from documents.sync.room import MissingDependencies
-from documents.sync.varint import DecodeError, Reader, write_var_bytes
+from documents.sync.varint import DecodeError, Reader
 
 if TYPE_CHECKING:
     from documents.sync.registry import RoomRegistry
@@ -145,7 +147,7 @@ class PeerSync:
 
     def _vector_message(self, room: Room) -> bytes:
         digest = hashlib.blake2b(self._delete_set(room), digest_size=8).digest()
-        return write_var_bytes(room.doc.get_state()) + digest
+        return write_message(room.doc.get_state()) + digest
 
     def _answer_state_vector(self, room: Room, envelope: Envelope) -> None:
         reader = Reader(envelope.payload)
