@@ -283,7 +283,7 @@ def test_a_flood_of_fresh_ids_leaves_no_awareness_bookkeeping_behind():
         room.receive(viewer, awareness_of([(i, "null") for i in ids], clock=2))
         room.receive(viewer, awareness_of([(i + 100_000, "null") for i in ids], clock=5))
     assert room.awareness.states == {}
-    assert set(room.awareness.meta) <= {room.awareness.client_id}
+    assert set(room.awareness.meta) <= {room.doc.client_id}
 
 
 def test_leaving_and_expiring_forget_the_meta_too():
