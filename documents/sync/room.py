@@ -21,16 +21,7 @@ from documents.sync import protocol
 from documents.sync.awareness import MAX_AWARENESS_ENTRIES, RoomAwareness
 from documents.sync.causal import WaitingUpdates
 from documents.sync.full_state import EMPTY_STATE_VECTOR, FullState
-from documents.sync.protocol import (
-    EMPTY_UPDATE,
-    AuthMessage,
-    AwarenessUpdate,
-    ProtocolError,
-    QueryAwareness,
-    SyncStep1,
-    SyncStep2,
-    SyncUpdate,
-)
+from documents.sync.protocol import EMPTY_UPDATE, ProtocolError
 from documents.sync.stats import RELAY
 from documents.sync.store import StoredDocument
 from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
@@ -182,25 +173,25 @@ class Room:
         )
 
     def receive_message(self, client: Client, message: protocol.Message) -> None:
-        if isinstance(message, SyncStep1):
-            client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
-        elif isinstance(message, SyncStep2 | SyncUpdate):
-            if client.can_write:
+        match message:
+            case protocol.SyncStep1():
+                client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
+            case protocol.SyncStep2() | protocol.SyncUpdate() if client.can_write:
                 try:
                     self._accept_update(message.update, message.shape, exclude=client)
                 except MissingDependencies:
                     # Ask for a self-contained difference: y-websocket clients answer our
                     # sync step 1 with everything we lack, in an order Yrs integrates right.
                     client.send(protocol.encode_sync_step1(self.doc.get_state()))
-        elif isinstance(message, AwarenessUpdate):
-            payload = self.awareness.accept(client, message)
-            if payload is not None:
-                self._fan_out(protocol.encode_awareness(payload), exclude=client)
-                self.listener.awareness_accepted(self, payload)
-        elif isinstance(message, QueryAwareness):
-            client.send(protocol.encode_awareness(self.awareness.encode_all()))
-        elif isinstance(message, AuthMessage):
-            pass
+            case protocol.AwarenessUpdate():
+                payload = self.awareness.accept(client, message)
+                if payload is not None:
+                    self._fan_out(protocol.encode_awareness(payload), exclude=client)
+                    self.listener.awareness_accepted(self, payload)
+            case protocol.QueryAwareness():
+                client.send(protocol.encode_awareness(self.awareness.encode_all()))
+            # A viewer's update is dropped; an auth message is ignored (the handshake
+            # authenticated the connection).
 
     def apply_update(self, update: bytes, *, exclude: Client | None = None) -> bytes | None:
         """Apply an update that came from elsewhere (HTTP, another process).
