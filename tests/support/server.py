@@ -39,10 +39,20 @@ def database_url_of_test_db() -> str:
     return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
+# The documented ways to run Collab (docs/self-hosting.md), as the command each one starts.
+WAYS_TO_RUN = {
+    "serve": ["manage.py", "serve", "--port", "{port}"],
+    "serve --server uvicorn": ["manage.py", "serve", "--server", "uvicorn", "--port", "{port}"],
+    "daphne": ["-m", "daphne", "-p", "{port}", "collab.asgi:application"],
+    "uvicorn": ["-m", "uvicorn", "--port", "{port}", "collab.asgi:application"],
+}
+
+
 @dataclass
 class ServerProcess:
     port: int
     env: dict
+    way: str = "serve"
     process: subprocess.Popen | None = None
     log_path: Path = field(default_factory=lambda: Path("/dev/null"))
 
@@ -58,8 +68,9 @@ class ServerProcess:
         log_dir = ROOT / "var" / "test-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"serve-{self.port}.log"
+        argv = [arg.format(port=self.port) for arg in WAYS_TO_RUN[self.way]]
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            [sys.executable, *argv],
             cwd=ROOT,
             env=self.env,
             stdout=self.log_path.open("ab"),
@@ -109,5 +120,5 @@ def server_env(**overrides: str) -> dict:
     return env
 
 
-def start_server(**env_overrides: str) -> ServerProcess:
-    return ServerProcess(port=free_port(), env=server_env(**env_overrides)).start()
+def start_server(way: str = "serve", **env_overrides: str) -> ServerProcess:
+    return ServerProcess(port=free_port(), env=server_env(**env_overrides), way=way).start()
