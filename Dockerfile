@@ -6,8 +6,10 @@
 #
 # The base images are build arguments, so a mirror or a locally made base can stand in
 # (scripts/make-base-image, used by scripts/container-smoke where no registry is reachable).
-ARG PYTHON_IMAGE=python:3.12-slim
-ARG NODE_IMAGE=node:20-slim
+# Defaults: Python 3.13 (security fixes until 2029-10) and Node 24, an LTS line supported until
+# 2028-04; both images are Debian 13 (trixie). requirements.lock installs on any Python >= 3.11.
+ARG PYTHON_IMAGE=python:3.13-slim
+ARG NODE_IMAGE=node:24-slim
 
 # --- frontend: the browser pages' scripts and styles, bundled by Vite into frontend/dist ------
 FROM ${NODE_IMAGE} AS frontend
