@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --require-hashes -r requirements-dev.lock
 	$(PIP) install -q --no-deps --no-build-isolation -e .
-	$(PIP) check || { echo "requirements-dev.lock does not fit pyproject.toml: run make lock" >&2; exit 1; }
+	$(PIP) check || { echo "pip check failed: if pyproject.toml changed, run make lock" >&2; exit 1; }
 	touch $@
 
 # Both lock files from pyproject.toml: requirements.lock (the dependencies and the build backend),
