@@ -55,6 +55,8 @@ class SocketClient:
         self.address = consumer.client_address
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._limit = settings.COLLAB_SEND_QUEUE_LIMIT
+        self._byte_limit = settings.COLLAB_SEND_BUFFER_LIMIT
+        self._queued_bytes = 0
         self._closing = False
         loop = asyncio.get_running_loop()
         self.close_sent: asyncio.Future[None] = loop.create_future()
@@ -64,9 +66,10 @@ class SocketClient:
     def send(self, frame: bytes) -> None:
         if self._closing:
             return
-        if self._queue.qsize() >= self._limit:
+        if self._queue.qsize() >= self._limit or self._queued_bytes + len(frame) > self._byte_limit:
             self.close(CloseCode.TOO_SLOW)
             return
+        self._queued_bytes += len(frame)
         self._queue.put_nowait(frame)
 
     @property
@@ -77,7 +80,15 @@ class SocketClient:
         if self._closing:
             return
         self._closing = True
-        self._queue.put_nowait(None)
+        if code == CloseCode.TOO_SLOW:
+            # What waits for a peer that does not read is dropped, not drained: under uvicorn
+            # (which waits for the peer before every send) it would never drain. The close
+            # frame goes out if the peer reads again; otherwise the server's ping timeout
+            # ends the connection. The room stops sending to it now either way.
+            self._writer.cancel()
+            self._queued_bytes = 0
+        else:
+            self._queue.put_nowait(None)
         self.consumer.close_after_drain(code)
 
     async def _drain(self) -> None:
@@ -86,10 +97,12 @@ class SocketClient:
         try:
             while (frame := await queue.get()) is not None:
                 await send({"type": "websocket.send", "bytes": frame})
+                self._queued_bytes -= len(frame)
                 while not queue.empty():  # what queued meanwhile, without a task switch each
                     if (frame := queue.get_nowait()) is None:
                         return
                     await send({"type": "websocket.send", "bytes": frame})
+                    self._queued_bytes -= len(frame)
         except Exception as exc:
             # The peer is gone (uvicorn raises ClientDisconnected, autobahn Disconnected): the
             # server also sends websocket.disconnect, which cleans up. Not worth a traceback.

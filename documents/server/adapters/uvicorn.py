@@ -3,8 +3,10 @@
 Nothing private is touched: the limits are uvicorn's own options (and the endpoint's own check
 of COLLAB_MAX_MESSAGE_BYTES), and the graceful stop comes
 through ASGI lifespan (documents.server.graceful). Under uvicorn a slow reader is bounded by
-the socket's send queue (COLLAB_SEND_QUEUE_LIMIT frames, then 4408): uvicorn applies the
-transport's flow control, so a send waits while the peer does not read, and the queue fills.
+the socket's send queue (COLLAB_SEND_QUEUE_LIMIT frames or COLLAB_SEND_BUFFER_LIMIT bytes):
+uvicorn waits for the peer before every send, so the queue fills; past it the room stops
+sending to that socket at once, and uvicorn's ping timeout (about 40 s) ends the connection,
+since a close frame cannot be sent to a peer that does not read.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def serve(application, host: str, port: int, *, behind_proxy: bool) -> None:
             port=port,
             lifespan="on",
             backlog=LISTEN_BACKLOG,
+            # Compressing small Yjs updates costs CPU per frame and saves little (daphne does
+            # not offer it either); Node's `ws` clients ask for it by default.
+            ws_per_message_deflate=False,
             # Above Collab's limit: the endpoint refuses what passes COLLAB_MAX_MESSAGE_BYTES
             # with 1009 and a closing handshake. uvicorn's own refusal (past twice the limit)
             # closes the transport at once, which a client still sending sees as 1006.
