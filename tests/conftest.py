@@ -90,10 +90,16 @@ def owner_and_viewer(transactional_db, make_user):
 
 
 @pytest.fixture
-def live_server_process(transactional_db):
-    """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
-    from tests.support.server import start_server
+def servers(transactional_db):
+    """Start real `manage.py serve` processes: `servers.start(**env)` (in a thread from async
+    tests); every one started is stopped after the test, passed or failed."""
+    from tests.support.server import ServerGroup
 
-    server = start_server()
-    yield server
-    server.stop()
+    with ServerGroup() as group:
+        yield group
+
+
+@pytest.fixture
+def live_server_process(servers):
+    """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
+    return servers.start()

@@ -11,13 +11,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 from django.conf import settings
 from django.db import connection
+
+from tests.support.held_store import RELEASE_SIGNAL
+from tests.support.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,6 +47,8 @@ class ServerProcess:
     env: dict
     process: subprocess.Popen | None = None
     log_path: Path = field(default_factory=lambda: Path("/dev/null"))
+    # What runs `serve`: manage.py, or tests.support.held_store (commits wait for release_store)
+    launcher: tuple[str, ...] = ("manage.py",)
 
     @property
     def http(self) -> str:
@@ -59,23 +63,39 @@ class ServerProcess:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"serve-{self.port}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            [sys.executable, *self.launcher, "serve", "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log_path}")
-            try:
-                if requests.get(self.http + "/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not come up; see {self.log_path}")
+        try:
+            eventually_sync(
+                self._healthy, timeout=timeout, interval=0.1, what=f"/healthz; see {self.log_path}"
+            )
+        except BaseException:
+            self.kill()  # never leave a half-started process behind
+            raise
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited early; see {self.log_path}")
+        try:
+            return requests.get(self.http + "/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def release_store(self) -> None:
+        """Let a held store (`start_server(held_store=True)`) commit."""
+        assert self.launcher == HELD_STORE_LAUNCHER, "this server's store is not held"
+        self.process.send_signal(RELEASE_SIGNAL)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.process is None or self.process.poll() is not None:
@@ -109,5 +129,35 @@ def server_env(**overrides: str) -> dict:
     return env
 
 
-def start_server(**env_overrides: str) -> ServerProcess:
-    return ServerProcess(port=free_port(), env=server_env(**env_overrides)).start()
+HELD_STORE_LAUNCHER = ("-m", "tests.support.held_store")
+
+
+def start_server(*, held_store: bool = False, **env_overrides: str) -> ServerProcess:
+    """A server on a free port; `held_store`: it commits nothing until `release_store()`."""
+    launcher = HELD_STORE_LAUNCHER if held_store else ("manage.py",)
+    return ServerProcess(
+        port=free_port(), env=server_env(**env_overrides), launcher=launcher
+    ).start()
+
+
+class ServerGroup:
+    """Servers started for one test, all stopped on exit (a fixture's finalizer)."""
+
+    def __init__(self) -> None:
+        self.started: list[ServerProcess] = []
+
+    def start(self, **options) -> ServerProcess:
+        """`start_server(**options)`, remembered for the stop."""
+        server = start_server(**options)
+        self.started.append(server)
+        return server
+
+    def start_many(self, count: int, **options) -> list[ServerProcess]:
+        return [self.start(**options) for _ in range(count)]
+
+    def __enter__(self) -> ServerGroup:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for server in self.started:
+            server.stop()
