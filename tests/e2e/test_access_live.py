@@ -11,56 +11,18 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import uuid
 
 import pytest
 import requests
 
-from documents.models import ApiToken, Document, Membership
-from tests.support.server import ROOT, server_env, start_server
-from tests.support.yclient import YClient
+from tests.support.server import ROOT
+from tests.support.yclient import YClient, synced_client
 
 WITHIN_SECONDS = 2.0
 
 
-@pytest.fixture
-def team(transactional_db, make_user):
-    """A document of 'owner', shared with 'member' as editor; an API token each."""
-    owner = make_user("owner")
-    member = make_user("member")
-    document = Document.objects.create(title="shared", owner=owner)
-    Membership.objects.create(document=document, user=member, role="editor")
-    member_token, member_secret = ApiToken.issue(member)
-    return {
-        "document": str(document.id),
-        "owner": ApiToken.issue(owner)[1],
-        "member": member_secret,
-        "member_token_id": member_token.pk,
-        "member_id": member.pk,
-        "member_other": ApiToken.issue(member)[1],
-    }
-
-
-@pytest.fixture
-def cluster(redis_url):
-    """Two server processes on the test database and one private Redis prefix, and the
-    environment for a third process (a shell) that serves nothing."""
-    env = {"REDIS_URL": redis_url, "COLLAB_CHANNEL_PREFIX": "t" + uuid.uuid4().hex[:10]}
-    servers = [start_server(**env) for _ in range(2)]
-    yield servers, server_env(**env)
-    for server in servers:
-        server.stop()
-
-
-def url(server, document_id, token):
-    return f"{server.ws}/ws/documents/{document_id}?token={token}"
-
-
 async def clients_on_each(servers, document_id, token) -> list[YClient]:
-    clients = [await YClient(url(server, document_id, token)).connect() for server in servers]
-    for client in clients:
-        await client.wait_synced()
-    return clients
+    return [await synced_client(server, document_id, token) for server in servers]
 
 
 async def shell(env, code: str) -> float:
@@ -77,7 +39,12 @@ async def shell(env, code: str) -> float:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:  # timed out or cancelled: never leave it running
+            process.kill()
+            await process.wait()
     assert process.returncode == 0, err.decode()
     return float(out.decode().split("started")[-1])
 
@@ -117,7 +84,7 @@ async def close_all(clients):
 
 
 async def test_an_editor_demoted_through_the_api_is_closed_4403_on_every_process(team, cluster):
-    servers, _ = cluster
+    servers = cluster
     doc = team["document"]
     owners = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
@@ -152,7 +119,8 @@ async def test_an_editor_demoted_through_the_api_is_closed_4403_on_every_process
 async def test_a_user_made_inactive_or_deleted_from_a_shell_is_closed_4401_everywhere(
     team, cluster, change
 ):
-    servers, shell_env = cluster
+    servers = cluster
+    shell_env = servers[0].env
     doc = team["document"]
     owners = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
@@ -165,7 +133,8 @@ async def test_a_user_made_inactive_or_deleted_from_a_shell_is_closed_4401_every
 
 
 async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, cluster):
-    servers, shell_env = cluster
+    servers = cluster
+    shell_env = servers[0].env
     doc = team["document"]
     revoked = await clients_on_each(servers, doc, team["member"])
     kept = await clients_on_each(servers, doc, team["member_other"])
@@ -182,7 +151,8 @@ async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, 
 
 
 async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cluster):
-    servers, shell_env = cluster
+    servers = cluster
+    shell_env = servers[0].env
     doc = team["document"]
     previous = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])
@@ -202,7 +172,8 @@ async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cl
 
 
 async def test_a_change_that_rolls_back_closes_nothing(team, cluster):
-    servers, shell_env = cluster
+    servers = cluster
+    shell_env = servers[0].env
     doc = team["document"]
     owners = await clients_on_each(servers, doc, team["owner"])
     members = await clients_on_each(servers, doc, team["member"])

@@ -159,3 +159,15 @@ class YClient:
 
 def fragment_text(doc: Doc) -> str:
     return str(doc.get("default", type=XmlFragment))
+
+
+def document_url(server, document_id: str, token: str, query: str = "") -> str:
+    """The WebSocket URL of a document on a test server, with a token (and `&...` extras)."""
+    return f"{server.ws}/ws/documents/{document_id}?token={token}{query}"
+
+
+async def synced_client(server, document_id: str, token: str, query: str = "") -> YClient:
+    """A client connected to the document and synced with the server."""
+    client = await YClient(document_url(server, document_id, token, query)).connect()
+    await client.wait_synced()
+    return client
