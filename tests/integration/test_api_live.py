@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from channels.db import database_sync_to_async
 from pycrdt import Doc, Text, XmlElement, XmlFragment, XmlText
 
@@ -13,12 +14,20 @@ from tests.support.waiting import eventually
 from tests.support.yclient import synced_client
 
 
+@pytest.fixture
+async def watcher(live_server_process, owner_and_viewer):
+    """The owner, connected and synced; closed after the test."""
+    document_id, owner_token, _ = owner_and_viewer
+    client = await synced_client(live_server_process, document_id, owner_token)
+    yield client
+    await client.close()
+
+
 async def test_an_update_posted_over_http_reaches_a_connected_client(
-    live_server_process, owner_and_viewer
+    live_server_process, owner_and_viewer, watcher
 ):
     document_id, owner_token, _ = owner_and_viewer
     server = live_server_process
-    watcher = await synced_client(server, document_id, owner_token)
     response = await asyncio.to_thread(post_update, server, document_id, owner_token, typed("hi"))
     assert response.status_code == 204
     await watcher.wait_for(lambda: str(watcher.text) == "hi")
@@ -26,21 +35,18 @@ async def test_an_update_posted_over_http_reaches_a_connected_client(
     doc = Doc()
     doc.apply_update(state.content)
     assert str(doc.get("text", type=Text)) == "hi"
-    await watcher.close()
 
 
 async def test_a_viewers_update_is_refused_and_reaches_nobody(
-    live_server_process, owner_and_viewer
+    live_server_process, owner_and_viewer, watcher
 ):
     document_id, owner_token, viewer_token = owner_and_viewer
     server = live_server_process
-    watcher = await synced_client(server, document_id, owner_token)
     refused = await asyncio.to_thread(post_update, server, document_id, viewer_token, typed("no"))
     assert refused.status_code == 403
     accepted = await asyncio.to_thread(post_update, server, document_id, owner_token, typed("ok"))
     assert accepted.status_code == 204
     await watcher.wait_for(lambda: str(watcher.text) == "ok")
-    await watcher.close()
 
 
 async def test_the_content_endpoint_sees_edits_not_yet_stored(servers, owner_and_viewer):

@@ -26,6 +26,16 @@ def minutes(team):
     return team["document"], team["owner"], team["member"]
 
 
+@pytest.fixture
+async def alice_and_bob(live_server_process, minutes):
+    """The owner (alice) and the editor (bob) on a live server, synced; closed after the test."""
+    document_id, alice_token, bob_token = minutes
+    clients = [await connect(live_server_process, document_id, t) for t in (alice_token, bob_token)]
+    yield clients
+    for client in clients:
+        await client.close()
+
+
 def lines(client: YClient) -> list[str]:
     fragment = client.doc.get("default", type=XmlFragment)
     return [str(p.children[0]) if len(p.children) else "" for p in fragment.children]
@@ -46,12 +56,11 @@ def type_into(client: YClient, index: int, text: str) -> None:
 
 
 async def test_restore_while_two_clients_edit_converges_on_version_plus_later_edits(
-    live_server_process, minutes
+    live_server_process, minutes, alice_and_bob
 ):
     document_id, alice_token, bob_token = minutes
     server = live_server_process
-    alice = await connect(server, document_id, alice_token)
-    bob = await connect(server, document_id, bob_token)
+    alice, bob = alice_and_bob
     assert lines(alice) == lines(bob) == ["one", "two"]
 
     taken = await asyncio.to_thread(
@@ -87,17 +96,14 @@ async def test_restore_while_two_clients_edit_converges_on_version_plus_later_ed
 
     listed = await asyncio.to_thread(api, server, alice_token, "get", f"{document_id}/versions/")
     assert [v["name"] for v in listed.json()["results"]] == ["agreed"]  # history is kept
-    for client in (alice, bob):
-        await client.close()
 
 
 async def test_restoring_during_continuous_typing_leaves_everyone_equal(
-    live_server_process, minutes
+    live_server_process, minutes, alice_and_bob
 ):
-    document_id, alice_token, bob_token = minutes
+    document_id, alice_token, _ = minutes
     server = live_server_process
-    alice = await connect(server, document_id, alice_token)
-    bob = await connect(server, document_id, bob_token)
+    alice, bob = alice_and_bob
     taken = await asyncio.to_thread(
         api, server, alice_token, "post", f"{document_id}/versions/", json={"name": "base"}
     )
@@ -127,8 +133,6 @@ async def test_restoring_during_continuous_typing_leaves_everyone_equal(
         what="the stored content equals the clients'",
     )
     assert "line 39" in lines(alice)  # typed after the restore began: kept
-    for client in (alice, bob):
-        await client.close()
 
 
 async def test_a_restore_reaches_a_client_of_a_room_that_was_not_open(servers, minutes):

@@ -95,7 +95,8 @@ class NodeClients:
                 text=True,
             )
         self.events: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -119,8 +120,10 @@ class NodeClients:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        with contextlib.suppress(OSError):  # stdout is the reader thread's: it ends at EOF
+        with contextlib.suppress(OSError):
             self.process.stdin.close()
+        self._reader.join(10)  # it reads to the end of the dead process's output
+        self.process.stdout.close()
 
 
 class Faults:
