@@ -6,8 +6,10 @@
 #
 # The base images are build arguments, so a mirror or a locally made base can stand in
 # (scripts/make-base-image, used by scripts/container-smoke where no registry is reachable).
-ARG PYTHON_IMAGE=python:3.12-slim
-ARG NODE_IMAGE=node:20-slim
+# Defaults: Python 3.13 (security fixes until 2029-10) and Node 24, an LTS line supported until
+# 2028-04; both images are Debian 13 (trixie). requirements.lock installs on any Python >= 3.11.
+ARG PYTHON_IMAGE=python:3.13-slim
+ARG NODE_IMAGE=node:24-slim
 
 # --- frontend: the browser pages' scripts and styles, bundled by Vite into frontend/dist ------
 FROM ${NODE_IMAGE} AS frontend
@@ -25,17 +27,21 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python3 -m venv /opt/venv
 WORKDIR /app
-# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt
-COPY README.md manage.py ./
+# Dependencies first, from the lock file alone (every package at its pinned version, checked
+# against its hashes), so a code change does not reinstall them. README: dependencies.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY pyproject.toml README.md manage.py ./
 COPY collab/ collab/
 COPY documents/ documents/
 COPY deploy/healthcheck.py deploy/healthcheck.py
 # Editable: the code stays in /app (templates and migrations beside it); the final stage copies
 # /app to the same path, so the venv's link to it holds there.
-RUN pip install --no-cache-dir --no-deps --editable . && python -m compileall -q collab documents
+# Its build backend (setuptools) is in the lock too, so nothing unpinned is fetched; `pip check`
+# fails the build if pyproject.toml asks for what requirements.lock does not hold.
+RUN pip install --no-cache-dir --no-deps --no-build-isolation --editable . \
+ && pip check \
+ && python -m compileall -q collab documents
 COPY --from=frontend /src/frontend/dist frontend/dist
 # collectstatic needs settings, not a database or a secret: both are placeholders that only
 # this RUN sees (nothing is written from them); the real ones come at run time.

@@ -14,8 +14,11 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
+from pycrdt import YMessageType, YSyncMessageType
 from wsclient import WsClient
-from ysync import EMPTY_UPDATE, MARKER, MSG_SYNC, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, Dialect
+from ysync import MARKER, Dialect
+
+from documents.sync.protocol import EMPTY_UPDATE
 
 
 @dataclass
@@ -64,9 +67,9 @@ class SyncClient:
 
     def _on_frame(self, payload: bytes, now: float) -> None:
         message_type, sub_type = self.dialect.kind_of(payload)
-        if message_type != MSG_SYNC:
+        if message_type != YMessageType.SYNC:
             return
-        if sub_type == SYNC_UPDATE:
+        if sub_type == YSyncMessageType.SYNC_UPDATE:
             if self.recorder is not None:
                 markers = MARKER.findall(payload)
                 if self.own:
@@ -74,10 +77,10 @@ class SyncClient:
                 if markers:
                     self.recorder.arrivals.append((self.index, markers, now))
                     self.recorder.delivered += len(markers)
-        elif sub_type == SYNC_STEP1:
+        elif sub_type == YSyncMessageType.SYNC_STEP1:
             # Nothing the server lacks: updates go out as they are made.
             self.ws.send(self.dialect.sync_step2(EMPTY_UPDATE))
-        elif sub_type == SYNC_STEP2 and not self.synced.is_set():
+        elif sub_type == YSyncMessageType.SYNC_STEP2 and not self.synced.is_set():
             self.synced_at = now
             self.synced.set()
 

@@ -31,6 +31,7 @@ ALL_TARGETS = [
     "collab-daphne",
     "collab-uvicorn",
     "collab-daphne-postgres",
+    "collab-uvicorn-postgres",
     "collab-daphne-postgres-redis-2proc",
     "collab-daphne-postgres-redis-2proc-caddy",
     "y-websocket",
@@ -43,6 +44,7 @@ ONLY = {
     "collab-daphne": {"memory", "fanout", "ramp", "cold_load"},
     "collab-uvicorn": {"fanout", "ramp"},
     "collab-daphne-postgres": {"memory", *MANY_ROOMS},
+    "collab-uvicorn-postgres": {"memory", *MANY_ROOMS},
     "collab-daphne-postgres-redis-2proc": {"fanout", "cold_load", *MANY_ROOMS},
     "collab-daphne-postgres-redis-2proc-caddy": MANY_ROOMS,
 }
@@ -162,11 +164,43 @@ async def run_target(name: str, chosen: list[str], size: dict, profile: list[str
     return out
 
 
+# Scenarios run once with entries of the size: function, {its keyword: the size entry}.
+SIZED = {
+    "memory": (
+        scenarios.memory,
+        {"connections": "memory_connections", "documents": "memory_documents"},
+    ),
+    "ramp": (
+        scenarios.ramp,
+        {"rates": "ramp_rates", "seconds": "ramp_seconds", "max_updates": "max_updates"},
+    ),
+    "capacity": (
+        scenarios.capacity,
+        {
+            "per_room": "rooms_per_room",
+            "rate": "rooms_rate",
+            "seconds": "capacity_seconds",
+            "start": "capacity_start",
+            "limit": "capacity_limit",
+            "max_steps": "capacity_steps",
+        },
+    ),
+    "join_storm": (
+        scenarios.join_storm,
+        {
+            "documents": "storm_documents",
+            "per_room": "rooms_per_room",
+            "timeout_s": "storm_timeout_s",
+        },
+    ),
+    "cold_load": (scenarios.cold_load, {"history": "history"}),
+}
+
+
 async def run_scenario(target, scenario: str, size: dict):
-    if scenario == "memory":
-        return await scenarios.memory(
-            target, connections=size["memory_connections"], documents=size["memory_documents"]
-        )
+    if scenario in SIZED:
+        function, entries = SIZED[scenario]
+        return await function(target, **{arg: size[entry] for arg, entry in entries.items()})
     if scenario == "fanout":
         return [
             await scenarios.fanout(
@@ -174,13 +208,6 @@ async def run_scenario(target, scenario: str, size: dict):
             )
             for rate in (200, 1000)
         ]
-    if scenario == "ramp":
-        return await scenarios.ramp(
-            target,
-            rates=size["ramp_rates"],
-            seconds=size["ramp_seconds"],
-            max_updates=size["max_updates"],
-        )
     if scenario == "rooms":
         runs = []
         for documents in size["rooms_documents"]:
@@ -195,25 +222,6 @@ async def run_scenario(target, scenario: str, size: dict):
             )
             await asyncio.sleep(3)  # the rooms unload before the next size
         return runs
-    if scenario == "capacity":
-        return await scenarios.capacity(
-            target,
-            per_room=size["rooms_per_room"],
-            rate=size["rooms_rate"],
-            seconds=size["capacity_seconds"],
-            start=size["capacity_start"],
-            limit=size["capacity_limit"],
-            max_steps=size["capacity_steps"],
-        )
-    if scenario == "join_storm":
-        return await scenarios.join_storm(
-            target,
-            documents=size["storm_documents"],
-            per_room=size["rooms_per_room"],
-            timeout_s=size["storm_timeout_s"],
-        )
-    if scenario == "cold_load":
-        return await scenarios.cold_load(target, history=size["history"])
     raise ValueError(scenario)
 
 

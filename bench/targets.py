@@ -352,6 +352,7 @@ def make_target(name: str) -> Target:
         "collab-daphne": lambda: Collab("daphne"),
         "collab-uvicorn": lambda: Collab("uvicorn"),
         "collab-daphne-postgres": lambda: Collab("daphne", postgres=True, redis=False),
+        "collab-uvicorn-postgres": lambda: Collab("uvicorn", postgres=True, redis=False),
         "collab-daphne-postgres-redis-2proc": lambda: Collab("daphne", postgres=True, processes=2),
         "collab-daphne-postgres-redis-2proc-caddy": CollabBehindProxy,
         "y-websocket": YWebsocket,

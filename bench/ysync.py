@@ -18,32 +18,13 @@ import random
 import re
 from dataclasses import dataclass
 
-from pycrdt import Doc, Text
+from pycrdt import Doc, Text, YMessageType, write_message
 
-from documents.sync.varint import write_var_bytes, write_var_uint
+from documents.sync import protocol
+from documents.sync.full_state import EMPTY_STATE_VECTOR
+from documents.sync.varint import Reader
 
 MARKER = re.compile(rb"~q(\d{8})")
-
-MSG_SYNC, MSG_AWARENESS, MSG_AUTH = 0, 1, 2
-SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE = 0, 1, 2
-EMPTY_STATE_VECTOR = b"\x00"
-EMPTY_UPDATE = b"\x00\x00"
-
-
-# The same lib0 encoders the server uses (the bench measures servers, not its own framing).
-var_uint = write_var_uint
-var_bytes = write_var_bytes
-
-
-def read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
 
 @dataclass(frozen=True)
@@ -55,35 +36,38 @@ class Dialect:
 
     @property
     def prefix(self) -> bytes:
-        return var_bytes(self.document.encode()) if self.kind == "hocuspocus" else b""
+        return write_message(self.document.encode()) if self.kind == "hocuspocus" else b""
 
     def hello(self) -> list[bytes]:
         """What a client sends right after the handshake."""
         frames = []
         if self.kind == "hocuspocus":
-            frames.append(self.prefix + bytes((MSG_AUTH, 0)) + var_bytes(b"bench-token"))
+            auth = bytes((protocol.MESSAGE_AUTH, 0)) + write_message(b"bench-token")
+            frames.append(self.prefix + auth)
         frames.append(self.sync_step1(EMPTY_STATE_VECTOR))
         return frames
 
+    # The server's own encoders: the bench measures servers, not its framing.
     def sync_step1(self, state_vector: bytes) -> bytes:
-        return self.prefix + bytes((MSG_SYNC, SYNC_STEP1)) + var_bytes(state_vector)
+        return self.prefix + protocol.encode_sync_step1(state_vector)
 
     def sync_step2(self, update: bytes) -> bytes:
-        return self.prefix + bytes((MSG_SYNC, SYNC_STEP2)) + var_bytes(update)
+        return self.prefix + protocol.encode_sync_step2(update)
 
     def update(self, update: bytes) -> bytes:
-        return self.prefix + bytes((MSG_SYNC, SYNC_UPDATE)) + var_bytes(update)
+        return self.prefix + protocol.encode_update(update)
 
     def kind_of(self, frame: bytes) -> tuple[int, int]:
         """(message type, sync sub-type or -1) of a frame from the server."""
         pos = 0
         if self.kind == "hocuspocus":
-            length, pos = read_var_uint(frame, 0)
-            pos += length
+            reader = Reader(frame)
+            reader.skip_var_bytes()
+            pos = reader.pos
         if pos >= len(frame):
             return -1, -1
         message_type = frame[pos]
-        if message_type == MSG_SYNC and pos + 1 < len(frame):
+        if message_type == YMessageType.SYNC and pos + 1 < len(frame):
             return message_type, frame[pos + 1]
         return message_type, -1
 

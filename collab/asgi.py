@@ -1,4 +1,6 @@
-"""ASGI entry point: HTTP goes to Django, WebSockets to the document consumer."""
+"""ASGI entry point: HTTP goes to Django, WebSockets to the document endpoint, lifespan to the
+graceful stop (uvicorn). Served by `manage.py serve`, `daphne collab.asgi:application` or
+`uvicorn collab.asgi:application` (docs/self-hosting.md)."""
 
 import os
 
@@ -10,13 +12,18 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from documents.server import adapters  # noqa: E402
 from documents.server.body_limit import BodyLimit  # noqa: E402
+from documents.server.graceful import Lifespan  # noqa: E402
 from documents.server.routing import websocket_urlpatterns  # noqa: E402
 from documents.token_auth import HandshakeClock, TokenOrSessionAuthMiddleware  # noqa: E402
+
+adapters.prepare()  # before any server builds its listeners
 
 application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app, settings.COLLAB_MAX_MESSAGE_BYTES),
         "websocket": HandshakeClock(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "lifespan": Lifespan(),
     }
 )

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from importlib import import_module
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
+from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -88,26 +92,39 @@ class HandshakeClock:
 
 
 class TokenOrSessionAuthMiddleware:
-    """Sets scope["user"] from the handshake's token if it carries one, else from the session;
-    with a token also scope["api_token_id"], so that revoking that token closes the
+    """Sets scope["user"] from the handshake's token if it carries one, else from the session
+    cookie; with a token also scope["api_token_id"], so that revoking that token closes the
     connections opened with it.
 
-    A token decides alone (see the module docstring), so a handshake with one skips Channels'
-    session stack, whose user lookup runs on a single shared thread: in a reconnect storm every
-    handshake queued there, token or not."""
+    Not Channels' AuthMiddlewareStack: its user lookup runs on one shared thread (a reconnect
+    storm queued every handshake there), and its session middleware wraps `send` to save the
+    session, inspecting every frame sent, while a socket never changes the session. Here the
+    session is read once, on the database pool, with Django's own `get_user`."""
 
     def __init__(self, app):
         self.app = app
-        self.session_app = AuthMiddlewareStack(app)
 
     async def __call__(self, scope, receive, send):
         token = websocket_token(scope)
         if token is None:
-            return await self.session_app(scope, receive, send)
-        row = await in_db_thread(active_token)(token)
-        scope = dict(
-            scope,
-            user=row.user if row is not None else AnonymousUser(),
-            api_token_id=row.pk if row is not None else None,
-        )
+            user = await in_db_thread(session_user)(scope)
+            scope = dict(scope, user=user)
+        else:
+            row = await in_db_thread(active_token)(token)
+            scope = dict(
+                scope,
+                user=row.user if row is not None else AnonymousUser(),
+                api_token_id=row.pk if row is not None else None,
+            )
         return await self.app(scope, receive, send)
+
+
+def session_user(scope):
+    """The user of the handshake's session cookie, or AnonymousUser."""
+    headers = dict(scope.get("headers", []))
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return AnonymousUser()
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=session))

@@ -14,8 +14,7 @@ from __future__ import annotations
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
 from documents.richtext.prosemirror import ROOT, node_json
-
-EMPTY_UPDATE = b"\x00\x00"
+from documents.sync.protocol import EMPTY_UPDATE
 
 
 def restore_update(current_state: bytes | None, version_state: bytes | None) -> bytes | None:

@@ -1,6 +1,6 @@
 """ASGI: an HTTP request whose Content-Length passes COLLAB_MAX_MESSAGE_BYTES is answered 413
 before its body is read, under any ASGI server that streams bodies to the application (uvicorn).
-Under `manage.py serve`, documents.server.daphne_adapter refuses it earlier still: Twisted would
+Under daphne, documents.server.adapters.daphne refuses it earlier still: Twisted would
 otherwise read the whole body before the application is called."""
 
 from __future__ import annotations

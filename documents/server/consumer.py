@@ -1,8 +1,14 @@
-"""The WebSocket adapter: credentials, Origin and role in; frames handed to the Room.
+"""The WebSocket endpoint: credentials, Origin and role in; frames handed to the Room.
 
 No document logic lives here. A refused connection is accepted and closed at once with a code
 from CloseCode, so that clients can tell why (an HTTP 403 at the handshake cannot say), and it
 receives nothing before the close.
+
+A plain ASGI application, not a Channels consumer: these sockets never use the channel layer
+(the room fans out in-process, and the registry speaks for the whole process to the others),
+and Channels' general consumer loop costs a task and an `asyncio.wait` per message, plus a
+thread hop per message to close stale database connections. Channels' routing and testing
+work with any ASGI application.
 """
 
 from __future__ import annotations
@@ -11,11 +17,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
+import weakref
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from documents.access import NO_DOCUMENT, at_least, role_on
@@ -30,8 +34,10 @@ from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, SyncStep1,
 from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
+_open_clients: weakref.WeakSet[SocketClient] = weakref.WeakSet()
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = settings.COLLAB_MAX_MESSAGE_BYTES
 connection_rate = ConnectionRateLimit(settings.COLLAB_CONNECTIONS_PER_MINUTE)
 
 
@@ -50,7 +56,10 @@ class SocketClient:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._limit = settings.COLLAB_SEND_QUEUE_LIMIT
         self._closing = False
-        self._writer = asyncio.get_running_loop().create_task(self._drain())
+        loop = asyncio.get_running_loop()
+        self.close_sent: asyncio.Future[None] = loop.create_future()
+        self._writer = loop.create_task(self._drain())
+        _open_clients.add(self)
 
     def send(self, frame: bytes) -> None:
         if self._closing:
@@ -72,20 +81,20 @@ class SocketClient:
         self.consumer.close_after_drain(code)
 
     async def _drain(self) -> None:
-        send = self._server_send()
+        send = self.consumer.send
         queue = self._queue
-        while (frame := await queue.get()) is not None:
-            await send({"type": "websocket.send", "bytes": frame})
-            while not queue.empty():  # what queued meanwhile, without a task switch per frame
-                if (frame := queue.get_nowait()) is None:
-                    return
+        try:
+            while (frame := await queue.get()) is not None:
                 await send({"type": "websocket.send", "bytes": frame})
-
-    def _server_send(self):
-        """The server's own send, below Channels' session wrapper: a relayed frame carries no
-        session change, and the wrapper inspects the session on every message."""
-        send = self.consumer.base_send
-        return getattr(getattr(send, "__self__", None), "real_send", send)
+                while not queue.empty():  # what queued meanwhile, without a task switch each
+                    if (frame := queue.get_nowait()) is None:
+                        return
+                    await send({"type": "websocket.send", "bytes": frame})
+        except Exception as exc:
+            # The peer is gone (uvicorn raises ClientDisconnected, autobahn Disconnected): the
+            # server also sends websocket.disconnect, which cleans up. Not worth a traceback.
+            log.debug("send to %s failed: %r", self.address, exc)
+            self._closing = True
 
     async def flushed(self) -> None:
         await self._writer
@@ -95,35 +104,43 @@ class SocketClient:
         self._writer.cancel()
 
 
-class DocumentConsumer(AsyncWebsocketConsumer):
-    # Sockets never use the channel layer themselves: the room fans out in-process, and
-    # the registry speaks for the whole process to other processes (one subscription per room).
-    channel_layer_alias = "__collab_no_layer__"
+class DocumentConsumer:
+    """One WebSocket connection to one document (`as_asgi()` is the routed application)."""
 
     room = None
     client: SocketClient | None = None
+    document_id: str | None = None
     _deferred_awareness: bytes | None = None
     _deferred_step1: SyncStep1 | None = None
 
-    async def __call__(self, scope, receive, send):
-        """One input, the socket, read in a plain loop. Channels' general loop creates a task
-        and an asyncio.wait per message so that it can also listen to the channel layer, which
-        these consumers never do: that was a large share of the inbound cost per frame."""
+    def __init__(self, scope, send) -> None:
         self.scope = scope
-        self.channel_layer = None
-        self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        self.send = send
 
-    async def dispatch(self, message):
-        """Channels closes stale database connections before every message, a thread hop per
-        frame on the relay path; this consumer touches the database only through
-        in_db_thread (database_sync_to_async), which does that itself."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+    @classmethod
+    def as_asgi(cls):
+        async def application(scope, receive, send):
+            await cls(scope, send).run(receive)
+
+        return application
+
+    async def run(self, receive) -> None:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                await self.receive(message.get("text"), message.get("bytes"))
+            elif kind == "websocket.connect":
+                await self.connect()
+            elif kind == "websocket.disconnect":
+                await self.disconnect(message.get("code"))
+                return
+
+    async def accept(self) -> None:
+        await self.send({"type": "websocket.accept"})
+
+    async def close(self, code: int) -> None:
+        await self.send({"type": "websocket.close", "code": int(code)})
 
     @property
     def client_address(self) -> str:
@@ -138,7 +155,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             refusal, role = await self._authorize()
         if refusal is not None:
             metrics.connection_refused(refusal)
-            await self.close(code=int(refusal))
+            await self.close(refusal)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
@@ -172,6 +189,11 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         if bytes_data is None:
             self.client.close(CloseCode.MALFORMED)
             return
+        if len(bytes_data) > MAX_MESSAGE_BYTES:
+            # The server's own limit is set a little higher (documents.server.adapters), or
+            # not at all (plain uvicorn): this one closes with a handshake, whatever the server.
+            self.client.close(CloseCode.MESSAGE_TOO_BIG)
+            return
         metrics.frame_received(bytes_data)
         try:
             # The frame's type as the parser reads it (a type has more spellings than its first
@@ -199,7 +221,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         frame, self._deferred_awareness = self._deferred_awareness, None
         if frame is not None and self.room is not None:
             self.awareness_budget.take()
-            asyncio.get_running_loop().create_task(self._handle_frame(frame))
+            _background(self._handle_frame(frame))
 
     def _defer_sync_step1(self, message: SyncStep1) -> None:
         """Over the rate: answer only the newest request, when allowed. A step 1 far behind
@@ -255,10 +277,34 @@ class DocumentConsumer(AsyncWebsocketConsumer):
     def close_after_drain(self, code: int) -> None:
         """Close once every frame queued before the close has been written."""
 
-        async def close_later():
-            if self.client is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self.client.flushed()
-            await self.close(code=int(code))  # autobahn accepts only a plain int
+        client = self.client
 
-        asyncio.get_running_loop().create_task(close_later())
+        async def close_later():
+            try:
+                if client is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await client.flushed()
+                await self.close(code)
+            except Exception as exc:  # the peer went first: nothing to close
+                log.debug("close of %s failed: %r", self.client_address, exc)
+            finally:
+                if client is not None and not client.close_sent.done():
+                    client.close_sent.set_result(None)
+
+        _background(close_later())
+
+
+_tasks: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
+
+
+def _background(coroutine) -> None:
+    task = asyncio.get_running_loop().create_task(coroutine)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def closes_sent(timeout: float) -> None:
+    """Wait until every socket told to close has had its close frame handed to the server."""
+    pending = [client.close_sent for client in list(_open_clients) if client.closing]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)

@@ -15,6 +15,7 @@ from documents.server.runtime import get_registry, run_on_server_loop
 from documents.storage import append_updates, load_document_state
 from documents.sync.broadcast import KIND_CONTROL, KIND_UPDATE
 from documents.sync.closecodes import CloseCode
+from documents.sync.protocol import EMPTY_UPDATE
 from documents.sync.revocation import Revocation
 
 
@@ -40,7 +41,7 @@ def document_state(document_id: str) -> bytes:
     _, state = run_on_server_loop(live_state)
     if state is None:
         state = load_document_state(document_id)
-    return state or b"\x00\x00"
+    return state or EMPTY_UPDATE
 
 
 def close_connections(document_id: str, *, user_id=None, code: int = CloseCode.FORBIDDEN) -> None:

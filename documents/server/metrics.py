@@ -12,12 +12,15 @@ from __future__ import annotations
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from pycrdt import YMessageType, YSyncMessageType
 
 from documents.server.runtime import get_registry, run_on_server_loop
 from documents.storage import WAITING
 from documents.sync.stats import RELAY
 
-MESSAGE_SYNC, SYNC_STEP2, SYNC_UPDATE = 0, 1, 2
+# Looked up once (an enum attribute costs ~0.1 us): counted for every frame received.
+_SYNC = YMessageType.SYNC
+_UPDATES = frozenset((YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE))
 
 FRAMES_RECEIVED = Counter("collab_messages_received", "WebSocket messages received from clients")
 UPDATES_RECEIVED = Counter("collab_updates_received", "document updates received from clients")
@@ -40,7 +43,7 @@ FAN_OUT_SECONDS = Histogram(
 def frame_received(frame: bytes) -> None:
     FRAMES_RECEIVED.inc()
     BYTES_RECEIVED.inc(len(frame))
-    if len(frame) > 1 and frame[0] == MESSAGE_SYNC and frame[1] in (SYNC_STEP2, SYNC_UPDATE):
+    if len(frame) > 1 and frame[0] == _SYNC and frame[1] in _UPDATES:
         UPDATES_RECEIVED.inc()
 
 

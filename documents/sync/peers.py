@@ -25,7 +25,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+from pycrdt import write_message
 
 from documents.sync import protocol
 from documents.sync.broadcast import (
@@ -39,14 +41,22 @@ from documents.sync.broadcast import (
     Broadcast,
     Envelope,
 )
-from documents.sync.room import MissingDependencies
-from documents.sync.varint import DecodeError, Reader, write_var_bytes
-
-if TYPE_CHECKING:
-    from documents.sync.registry import RoomRegistry
-    from documents.sync.room import Room
+from documents.sync.room import MissingDependencies, Room
+from documents.sync.varint import DecodeError, Reader
 
 log = logging.getLogger("collab.peers")
+
+
+class RoomHost(Protocol):
+    """What PeerSync needs of this process's rooms (the registry implements it)."""
+
+    def loaded_room(self, name: str) -> Room | None:
+        """The room if this process has it loaded; PeerSync never loads one."""
+
+    def loaded_rooms(self) -> list[Room]: ...
+
+    def store_update(self, name: str, update: bytes) -> None:
+        """Persist an update with the next commit (one a peer applied here but never stored)."""
 
 
 @dataclass
@@ -58,7 +68,7 @@ class HeldUpdate:
 
 @dataclass
 class PeerSync:
-    registry: RoomRegistry
+    rooms: RoomHost
     broadcast: Broadcast
     interval: float = 5.0
     hold_seconds: float = 5.0
@@ -87,6 +97,10 @@ class PeerSync:
     def control(self, message: dict) -> None:
         self.broadcast.publish("", KIND_CONTROL, json.dumps(message).encode())
 
+    def last_published(self, name: str) -> int:
+        """The sequence number of the room's last published update (0: none yet)."""
+        return self.published_seq.get(name, 0)
+
     def forget(self, name: str) -> list[bytes]:
         """The room unloads: return what we hold for it, to be stored now."""
         held = self.held.pop(name, {})
@@ -100,7 +114,7 @@ class PeerSync:
         if envelope.kind == KIND_CONTROL:
             self.on_control(json.loads(envelope.payload))
             return
-        room = self.registry.rooms.get(envelope.room)
+        room = self.rooms.loaded_room(envelope.room)
         if room is None:
             return
         try:
@@ -145,7 +159,7 @@ class PeerSync:
 
     def _vector_message(self, room: Room) -> bytes:
         digest = hashlib.blake2b(self._delete_set(room), digest_size=8).digest()
-        return write_var_bytes(room.doc.get_state()) + digest
+        return write_message(room.doc.get_state()) + digest
 
     def _answer_state_vector(self, room: Room, envelope: Envelope) -> None:
         reader = Reader(envelope.payload)
@@ -159,7 +173,7 @@ class PeerSync:
         if protocol.lacks(ours, theirs):
             self.broadcast.send_to(envelope.origin, room.name, KIND_SYNC_REQUEST, ours)
         if envelope.kind == KIND_HELLO and room.awareness.states:
-            states = room.awareness.encode_awareness_update(list(room.awareness.states))
+            states = room.awareness.encode_all()
             self.broadcast.send_to(envelope.origin, room.name, KIND_AWARENESS, states)
 
     def _send_difference(self, room: Room, process_id: str, state_vector: bytes) -> None:
@@ -186,8 +200,8 @@ class PeerSync:
 
     async def tick(self) -> None:
         await self.broadcast.renew_subscriptions()
-        for name, room in list(self.registry.rooms.items()):
-            self.broadcast.publish(name, KIND_STATE_VECTOR, self._vector_message(room))
+        for room in self.rooms.loaded_rooms():
+            self.broadcast.publish(room.name, KIND_STATE_VECTOR, self._vector_message(room))
         self.store_overdue(time.monotonic())
 
     def store_overdue(self, now: float) -> None:
@@ -199,5 +213,5 @@ class PeerSync:
                     continue
                 log.info("storing %d updates from %s that it never confirmed", len(overdue), origin)
                 for entry in overdue:
-                    self.registry.writer.add(name, entry.update)
+                    self.rooms.store_update(name, entry.update)
                 by_origin[origin] = [e for e in entries if e not in overdue]

@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from documents.sync import protocol
 from documents.sync.broadcast import Broadcast
 from documents.sync.closecodes import CloseCode
 from documents.sync.peers import PeerSync
@@ -157,7 +156,7 @@ class RoomRegistry:
         if room is None or room.clients:
             return
         for update in self.peers.forget(name):
-            self.writer.add(name, update)
+            self.store_update(name, update)
         try:
             await self.writer.flush()
         except Exception:
@@ -170,6 +169,16 @@ class RoomRegistry:
         room.close()
         self.writer.forget(name)
         await self.broadcast.unsubscribe(name)
+
+    # -- RoomHost (for PeerSync) -------------------------------------------------------------
+    def loaded_room(self, name: str) -> Room | None:
+        return self.rooms.get(name)
+
+    def loaded_rooms(self) -> list[Room]:
+        return list(self.rooms.values())
+
+    def store_update(self, name: str, update: bytes) -> None:
+        self.writer.add(name, update)
 
     # -- RoomListener ------------------------------------------------------------------------
     def has_room_for(self, nbytes: int) -> bool:
@@ -206,12 +215,7 @@ class RoomRegistry:
         self, name: str, code: int, predicate: Callable[[Client], bool] = lambda c: True
     ) -> int:
         room = self.rooms.get(name)
-        if room is None:
-            return 0
-        chosen = [client for client in room.clients if predicate(client)]
-        for client in chosen:
-            client.close(code)
-        return len(chosen)
+        return 0 if room is None else room.close_clients(code, predicate)
 
     def revoke(self, name: str, code: int, user_id=None) -> int:
         """Close a document's connections (one user's, or all) here and on every process."""
@@ -258,14 +262,13 @@ class RoomRegistry:
         """Commit everything, then close every connection with 1001 (SIGTERM)."""
         for name in list(self.rooms):
             for update in self.peers.forget(name):
-                self.writer.add(name, update)
+                self.store_update(name, update)
         try:
             await self.writer.flush()
         except Exception:
             log.exception("shutdown: some updates could not be stored")
         for room in list(self.rooms.values()):
-            for client in list(room.clients):
-                client.close(CloseCode.GOING_AWAY)
+            room.close_clients(CloseCode.GOING_AWAY)
         await self.writer.stop()
         for task in self._tasks:
             task.cancel()
@@ -277,17 +280,14 @@ class RoomRegistry:
         of the last update published for the room, which the batch covers."""
         room = self.rooms.get(name)
         state_vector = room.doc.get_state() if room is not None else None
-        return state_vector, self.peers.published_seq.get(name, 0)
+        return state_vector, self.peers.last_published(name)
 
     def _committed(self, markers: dict[str, tuple[bytes | None, int]]) -> None:
         for name, (state_vector, seq) in markers.items():
             self.peers.committed(name, seq)
             room = self.rooms.get(name)
-            if room is None or state_vector is None:
-                continue
-            ack_clients = [client for client in room.clients if client.wants_ack]
-            if ack_clients:
-                room.broadcast(protocol.encode_ack(state_vector), ack_clients)
+            if room is not None and state_vector is not None:
+                room.acknowledge(state_vector)
 
     async def _expire_awareness(self) -> None:
         timeout = self.config.awareness_timeout_ms

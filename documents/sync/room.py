@@ -1,9 +1,10 @@
 """Room: one document's Doc, its connected clients and their awareness; apply and fan out.
 
-A room lives in one process. It applies what its clients send, answers sync step 1, relays
+A room lives in one process. It applies what its clients send, answers sync step 1, fans out
 accepted updates and awareness changes directly to its other clients (an in-process send, never a
 channel-layer message per socket), and reports every accepted change to its `RoomListener`
-(the registry), which persists it and forwards it to other processes.
+(the registry), which persists it and forwards it to other processes. Presence bookkeeping is
+its `RoomAwareness` (documents.sync.awareness).
 """
 
 from __future__ import annotations
@@ -11,25 +12,16 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Protocol
 
-from pycrdt import Awareness, Doc, merge_updates
+from pycrdt import Doc, merge_updates
 
 from documents.sync import protocol
+from documents.sync.awareness import MAX_AWARENESS_ENTRIES, RoomAwareness
 from documents.sync.causal import WaitingUpdates
 from documents.sync.full_state import EMPTY_STATE_VECTOR, FullState
-from documents.sync.protocol import (
-    EMPTY_UPDATE,
-    AuthMessage,
-    AwarenessEntry,
-    AwarenessUpdate,
-    ProtocolError,
-    QueryAwareness,
-    SyncStep1,
-    SyncStep2,
-    SyncUpdate,
-)
+from documents.sync.protocol import EMPTY_UPDATE, ProtocolError
 from documents.sync.stats import RELAY
 from documents.sync.store import StoredDocument
 from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
@@ -41,11 +33,6 @@ from documents.sync.update_check import InvalidUpdate, UpdateShape, check_update
 COALESCE_MIN_SECONDS = 0.002
 COALESCE_MAX_SECONDS = 0.020
 FRAME_WRITE_SECONDS = 50e-6  # one frame through Channels, daphne and autobahn (benchmarks.md)
-
-# Entries in one awareness message from a client: its own ids, the echoes of others' changes
-# y-websocket's provider sends back, and the removals of peers it timed out at once. Reading an
-# entry costs ~7 us of loop time, so a 64 KiB message of 6,000 one-byte entries would cost 40 ms.
-MAX_AWARENESS_ENTRIES = 256
 
 _PASS_THROUGH = (asyncio.CancelledError, KeyboardInterrupt, SystemExit, GeneratorExit)
 
@@ -116,12 +103,7 @@ class Room:
         self.clients: set[Client] = set()
         self.listener = listener
         self.max_awareness_bytes = max_awareness_bytes
-        # Each awareness client id costs memory here and in every other client: one connection
-        # may own only this many at once (a browser tab owns one).
-        self.max_awareness_ids = max_awareness_ids
-        self.awareness = Awareness(self.doc)
-        self.awareness.set_local_state(None)  # the server itself is nobody's presence
-        self._awareness_ids: dict[Client, set[int]] = {}
+        self.awareness = RoomAwareness(self.doc, max_ids_per_client=max_awareness_ids)
         self._last_change: bytes | None = None
         # Updates whose dependencies this room has not seen (stored by a process that got them
         # first, or posted over HTTP): kept out of Yrs, which would hold them pending and, in
@@ -164,22 +146,18 @@ class Room:
     def join(self, client: Client) -> None:
         """Greet a new client: our state vector (sync step 1) and everyone's awareness."""
         self.clients.add(client)
-        self._awareness_ids[client] = set()
+        self.awareness.join(client)
         client.send(protocol.encode_sync_step1(self.doc.get_state()))
         if self.awareness.states:
-            client.send(self._encoded_awareness_states())
+            client.send(protocol.encode_awareness(self.awareness.encode_all()))
 
     def leave(self, client: Client) -> None:
         """Forget a client and tell the others its awareness states are gone."""
         self.clients.discard(client)
-        owned = self._awareness_ids.pop(client, set())
-        gone = sorted(owned & set(self.awareness.states))
-        if gone:
-            self.awareness.remove_awareness_states(gone, "leave")
-            payload = self.awareness.encode_awareness_update(gone)
+        payload = self.awareness.leave(client)
+        if payload is not None:
             self._fan_out(protocol.encode_awareness(payload), exclude=None)
             self.listener.awareness_accepted(self, payload)
-        self._forget_meta(owned)
 
     # -- incoming --------------------------------------------------------------------------
     def receive(self, client: Client, frame: bytes) -> None:
@@ -195,22 +173,25 @@ class Room:
         )
 
     def receive_message(self, client: Client, message: protocol.Message) -> None:
-        if isinstance(message, SyncStep1):
-            client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
-        elif isinstance(message, SyncStep2 | SyncUpdate):
-            if client.can_write:
+        match message:
+            case protocol.SyncStep1():
+                client.send(protocol.encode_sync_step2(self._diff_since(message.state_vector)))
+            case protocol.SyncStep2() | protocol.SyncUpdate() if client.can_write:
                 try:
                     self._accept_update(message.update, message.shape, exclude=client)
                 except MissingDependencies:
                     # Ask for a self-contained difference: y-websocket clients answer our
                     # sync step 1 with everything we lack, in an order Yrs integrates right.
                     client.send(protocol.encode_sync_step1(self.doc.get_state()))
-        elif isinstance(message, AwarenessUpdate):
-            self._accept_awareness(client, message)
-        elif isinstance(message, QueryAwareness):
-            client.send(self._encoded_awareness_states())
-        elif isinstance(message, AuthMessage):
-            pass
+            case protocol.AwarenessUpdate():
+                payload = self.awareness.accept(client, message)
+                if payload is not None:
+                    self._fan_out(protocol.encode_awareness(payload), exclude=client)
+                    self.listener.awareness_accepted(self, payload)
+            case protocol.QueryAwareness():
+                client.send(protocol.encode_awareness(self.awareness.encode_all()))
+            # A viewer's update is dropped; an auth message is ignored (the handshake
+            # authenticated the connection).
 
     def apply_update(self, update: bytes, *, exclude: Client | None = None) -> bytes | None:
         """Apply an update that came from elsewhere (HTTP, another process).
@@ -232,15 +213,30 @@ class Room:
 
     def apply_awareness(self, payload: bytes) -> None:
         """Awareness from another process: keep it and relay it to this room's clients."""
-        message = protocol.parse_message(protocol.encode_awareness(payload))
-        assert isinstance(message, AwarenessUpdate)
-        self.awareness.apply_awareness_update(payload, "remote")
-        self._forget_meta(e.client_id for e in message.entries if e.is_removal)
+        self.awareness.apply_remote(payload)
         self._fan_out(protocol.encode_awareness(payload), exclude=None)
 
-    def broadcast(self, frame: bytes, clients: Iterable[Client] | None = None) -> None:
-        for client in list(self.clients if clients is None else clients):
-            client.send(frame)
+    def expire_awareness(self, older_than_ms: int, now_ms: int) -> None:
+        """Drop awareness states not renewed within the timeout (a client of a dead process)."""
+        payload = self.awareness.expire(older_than_ms, now_ms)
+        if payload is not None:
+            self._fan_out(protocol.encode_awareness(payload), exclude=None)
+
+    def close_clients(self, code: int, predicate: Callable[[Client], bool] = lambda c: True) -> int:
+        """Close the clients `predicate` picks with `code`; return how many."""
+        chosen = [client for client in self.clients if predicate(client)]
+        for client in chosen:
+            client.close(code)
+        return len(chosen)
+
+    def acknowledge(self, state_vector: bytes) -> None:
+        """A commit stored this room's updates up to `state_vector`: tell the clients that
+        asked (`ack=1`), with message type 100."""
+        asked = [client for client in self.clients if client.wants_ack]
+        if asked:
+            frame = protocol.encode_ack(state_vector)
+            for client in asked:
+                client.send(frame)
 
     # -- internals -------------------------------------------------------------------------
     def admit(self, nbytes: int) -> None:
@@ -310,50 +306,6 @@ class Room:
         except BaseException as exc:
             raise ProtocolError(f"bad state vector: {exc!r}") from None
 
-    def _accept_awareness(self, client: Client, message: AwarenessUpdate) -> None:
-        """Apply and relay what is news; count the ids this client announces.
-
-        y-websocket's provider sends back every awareness change it receives (its handler
-        ignores the origin), and the removals of peers it timed out: entries that are not news
-        (an echo carries the clock we have) are neither relayed (N clients would otherwise turn
-        each cursor move into N^2 frames) nor counted as the echoing client's own ids."""
-        news = [entry for entry in message.entries if self._is_news(entry)]
-        if not news:
-            return
-        owned = self._awareness_ids.setdefault(client, set())
-        removed = {entry.client_id for entry in news if entry.is_removal}
-        announced = {entry.client_id for entry in news if not entry.is_removal}
-        # Checked before anything is applied: a refused message changes nobody's presence.
-        if len((owned - removed) | announced) > self.max_awareness_ids:
-            raise ProtocolError(f"more than {self.max_awareness_ids} awareness client ids")
-        owned.difference_update(removed)
-        owned.update(announced)
-        payload = message.payload
-        if len(news) < len(message.entries):
-            payload = protocol.encode_awareness_entries(news)
-        try:
-            self.awareness.apply_awareness_update(payload, client)
-        except _PASS_THROUGH:
-            raise
-        except BaseException as exc:
-            raise ProtocolError(f"bad awareness update: {exc!r}") from None
-        self._forget_meta(removed)
-        self._fan_out(protocol.encode_awareness(payload), exclude=client)
-        self.listener.awareness_accepted(self, payload)
-
-    def _is_news(self, entry: AwarenessEntry) -> bool:
-        """pycrdt's (and y-protocols') rule: a newer clock, or a removal at the current clock."""
-        meta = self.awareness.meta.get(entry.client_id)
-        clock = 0 if meta is None else meta["clock"]
-        return clock < entry.clock or (
-            clock == entry.clock and entry.is_removal and entry.client_id in self.awareness.states
-        )
-
-    def _encoded_awareness_states(self) -> bytes:
-        return protocol.encode_awareness(
-            self.awareness.encode_awareness_update(list(self.awareness.states))
-        )
-
     def _relay_update(self, change: bytes, exclude: Client | None) -> None:
         if not self.coalesce:
             self._fan_out(protocol.encode_update(change), exclude)
@@ -396,27 +348,3 @@ class Room:
                 sent += 1
         RELAY.record(frame, sent, time.perf_counter() - started)
         return sent
-
-    def expire_awareness(self, older_than_ms: int, now_ms: int) -> None:
-        """Drop awareness states not renewed within the timeout (a client of a dead process)."""
-        meta = self.awareness.meta
-        stale = [
-            client_id
-            for client_id in self.awareness.states
-            if client_id in meta and now_ms - meta[client_id]["lastUpdated"] >= older_than_ms
-        ]
-        if stale:
-            self.awareness.remove_awareness_states(stale, "timeout")
-            self._fan_out(
-                protocol.encode_awareness(self.awareness.encode_awareness_update(stale)), None
-            )
-            self._forget_meta(stale)
-
-    def _forget_meta(self, client_ids: Iterable[int]) -> None:
-        """pycrdt keeps a clock entry for every id it has ever seen, removed or not: drop the
-        entries of ids without a state, so that memory follows the people present. (A late
-        message with an older clock for a forgotten id is then accepted once; it expires.)"""
-        meta, states = self.awareness.meta, self.awareness.states
-        for client_id in client_ids:
-            if client_id not in states and client_id != self.awareness.client_id:
-                meta.pop(client_id, None)

@@ -2,7 +2,8 @@
 
 Every reader takes untrusted bytes: a length is checked against what is left before anything is
 sliced, so a crafted prefix cannot make us (or pycrdt after us) allocate what the message does not
-carry.
+carry. (pycrdt's own `Decoder` trusts its input.) Writing is pycrdt's: `write_var_uint`, and
+`write_message` for a length-prefixed byte string.
 """
 
 from __future__ import annotations
@@ -103,16 +104,3 @@ class Reader:
         if count > self.remaining:
             raise DecodeError(f"claims {count} elements, {self.remaining} bytes left")
         return count
-
-
-def write_var_uint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def write_var_bytes(data: bytes) -> bytes:
-    return write_var_uint(len(data)) + data

@@ -62,7 +62,8 @@ class WriteBehind:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            async with self._lock:  # a commit in flight finishes: it is never cancelled
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -80,9 +81,13 @@ class WriteBehind:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Commit everything buffered now (room unload, shutdown); raise if the store fails."""
-        while self.pending:
+        """Commit everything buffered now (room unload, shutdown); raise if the store fails.
+        A batch the background task is committing counts too: waiting for the lock waits for
+        it (an empty buffer alone does not mean everything is stored)."""
+        while True:
             await self._commit_once()
+            if not self.pending:
+                return
 
     async def _run(self) -> None:
         backoff = 0.1

@@ -80,12 +80,6 @@ async def test_content_survives_a_restart(servers, shared_document):
     await reader.close()
 
 
-@pytest.mark.xfail(
-    reason="WriteBehind.flush returns while a commit is in flight (pending is empty), and "
-    "WriteBehind.stop then cancels that commit: an edit being committed at SIGTERM is lost. "
-    "Passes when shutdown waits for the in-flight commit.",
-    strict=False,
-)
 async def test_sigterm_stores_the_last_edit_then_closes_with_1001(servers, shared_document):
     document_id, token = shared_document
     server = await asyncio.to_thread(servers.start, held_store=True)

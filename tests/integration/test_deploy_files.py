@@ -61,8 +61,8 @@ def test_image_runs_serve_as_an_unprivileged_user_with_a_healthcheck():
     assert 'CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000"]' in (
         final_stage
     )
-    assert "ARG PYTHON_IMAGE=python:3.12-slim" in dockerfile
-    assert "ARG NODE_IMAGE=node:20-slim" in dockerfile
+    assert "ARG PYTHON_IMAGE=python:3.13-slim" in dockerfile
+    assert "ARG NODE_IMAGE=node:24-slim" in dockerfile
     assert "collectstatic" in dockerfile
 
 

@@ -42,14 +42,25 @@ def database_url_of_test_db() -> str:
     return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
+# The documented ways to run Collab (docs/self-hosting.md), as the command each one starts.
+WAYS_TO_RUN = {
+    "serve": ["manage.py", "serve", "--port", "{port}"],
+    "serve --server uvicorn": ["manage.py", "serve", "--server", "uvicorn", "--port", "{port}"],
+    "daphne": ["-m", "daphne", "-p", "{port}", "collab.asgi:application"],
+    "uvicorn": ["-m", "uvicorn", "--port", "{port}", "collab.asgi:application"],
+}
+HELD_STORE_LAUNCHER = ["-m", "tests.support.held_store"]  # in place of manage.py
+
+
 @dataclass
 class ServerProcess:
     port: int
     env: dict
+    way: str = "serve"
     process: subprocess.Popen | None = None
     log_path: Path = field(default_factory=lambda: Path("/dev/null"))
-    # What runs `serve`: manage.py, or tests.support.held_store (commits wait for release_store)
-    launcher: tuple[str, ...] = ("manage.py",)
+    # manage.py run through tests.support.held_store: commits wait for release_store()
+    held_store: bool = False
 
     @property
     def http(self) -> str:
@@ -63,9 +74,13 @@ class ServerProcess:
         log_dir = ROOT / "var" / "test-logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"serve-{self.port}.log"
+        argv = [arg.format(port=self.port) for arg in WAYS_TO_RUN[self.way]]
+        if self.held_store:
+            assert argv[0] == "manage.py", f"a held store needs manage.py, not {self.way}"
+            argv[:1] = HELD_STORE_LAUNCHER
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [sys.executable, *self.launcher, "serve", "--port", str(self.port)],
+                [sys.executable, *argv],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -96,7 +111,7 @@ class ServerProcess:
 
     def release_store(self) -> None:
         """Let a held store (`start_server(held_store=True)`) commit."""
-        assert self.launcher == HELD_STORE_LAUNCHER, "this server's store is not held"
+        assert self.held_store, "this server's store is not held"
         self.process.send_signal(RELEASE_SIGNAL)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
@@ -131,15 +146,13 @@ def server_env(**overrides: str) -> dict:
     return env
 
 
-HELD_STORE_LAUNCHER = ("-m", "tests.support.held_store")
-
-
-def start_server(*, held_store: bool = False, **env_overrides: str) -> ServerProcess:
-    """A server on a free port; `held_store`: it commits nothing until `release_store()`."""
-    launcher = HELD_STORE_LAUNCHER if held_store else ("manage.py",)
-    return ServerProcess(
-        port=free_port(), env=server_env(**env_overrides), launcher=launcher
-    ).start()
+def start_server(
+    way: str = "serve", *, held_store: bool = False, **env_overrides: str
+) -> ServerProcess:
+    """A server on a free port, run one of WAYS_TO_RUN; `held_store`: it commits nothing until
+    `release_store()`."""
+    env = server_env(**env_overrides)
+    return ServerProcess(port=free_port(), env=env, way=way, held_store=held_store).start()
 
 
 class ServerGroup:

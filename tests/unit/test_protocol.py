@@ -5,7 +5,7 @@ import contextlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText
+from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText, write_var_uint
 
 from documents.sync import protocol
 from documents.sync.protocol import (
@@ -18,7 +18,6 @@ from documents.sync.protocol import (
     SyncUpdate,
 )
 from documents.sync.update_check import InvalidUpdate, check_update
-from documents.sync.varint import write_var_uint
 
 # A 21-byte update shaped like y-crdt#415: one client whose struct count claims ~2**35 structs.
 Y_CRDT_415 = (

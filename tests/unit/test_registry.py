@@ -13,6 +13,7 @@ from documents.sync.room import Overloaded
 from documents.sync.store import MemoryStore
 from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient, typed_update
+from tests.unit.processes import stored_text
 
 
 def make_registry(store=None, **config) -> RoomRegistry:
@@ -20,13 +21,6 @@ def make_registry(store=None, **config) -> RoomRegistry:
     return RoomRegistry(
         store or MemoryStore(), LocalBroadcast(), RegistryConfig(**(defaults | config))
     )
-
-
-def stored_text(store: MemoryStore, name: str) -> str:
-    doc = Doc()
-    for update in [store.snapshots.get(name, b"\x00\x00"), *store.logs.get(name, [])]:
-        doc.apply_update(update)
-    return str(doc.get("text", type=Text))
 
 
 async def test_a_room_is_loaded_from_the_store_on_first_join():
@@ -70,8 +64,7 @@ async def test_updates_are_kept_while_the_store_fails_and_written_when_it_is_bac
     writer = RecordingClient()
     room = await registry.join("doc", writer)
     room.receive(writer, protocol.encode_update(typed_update("kept", client_id=1)))
-    await asyncio.sleep(0.15)
-    assert not registry.writer.healthy
+    await eventually(lambda: not registry.writer.healthy)
     assert registry.writer.pending_bytes > 0
     store.fail_appends = False
     await eventually(lambda: stored_text(store, "doc") == "kept", timeout=10)
@@ -109,7 +102,7 @@ async def test_a_client_that_returns_before_the_idle_time_keeps_the_room():
     room = await registry.join("doc", first)
     registry.leave(room, first)
     again = await registry.join("doc", RecordingClient())
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # past the idle time, deliberately: an unload would have run by now
     assert again is room and registry.rooms["doc"] is room
     await registry.shutdown()
 
@@ -135,7 +128,7 @@ async def test_a_document_is_compacted_after_the_configured_number_of_stored_upd
         before = doc.get_state()
         doc.get("text", type=Text).insert(n, "x")
         room.receive(client, protocol.encode_update(doc.get_update(before)))
-        await asyncio.sleep(0.03)  # one commit each
+        await registry.writer.flush()  # one commit each
     await eventually(lambda: len(store.logs["doc"]) < 7)
     assert stored_text(store, "doc") == "x" * 7
     await registry.shutdown()

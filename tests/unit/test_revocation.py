@@ -7,7 +7,7 @@ import time
 from documents.sync.revocation import Revocation
 from tests.support.waiting import eventually
 from tests.unit.fakes import RecordingClient
-from tests.unit.test_peers import MemoryHub, SharedStore, make_process
+from tests.unit.processes import cluster
 
 
 def connection(user_id, role="editor", token_id=None) -> RecordingClient:
@@ -28,47 +28,41 @@ def test_a_revocation_names_connections_by_user_token_and_role():
 
 
 async def test_a_user_revocation_closes_them_in_every_room_of_every_process():
-    hub, store = MemoryHub(), SharedStore()
-    first, second = make_process(hub, store), make_process(hub, store)
-    here, there, elsewhere = connection(7), connection(7), connection(7)
-    bystander = connection(8)
-    await first.join("a", here)
-    await second.join("a", there)
-    await second.join("b", elsewhere)
-    await second.join("b", bystander)
-    first.revoke_matching(Revocation(4401, user_id=7))
-    await eventually(lambda: there.closed_with == 4401 and elsewhere.closed_with == 4401)
-    assert here.closed_with == 4401 and bystander.closed_with is None
-    for process in (first, second):
-        await process.shutdown()
+    async with cluster() as processes:
+        first, second = processes.process(), processes.process()
+        here, there, elsewhere = connection(7), connection(7), connection(7)
+        bystander = connection(8)
+        await first.join("a", here)
+        await second.join("a", there)
+        await second.join("b", elsewhere)
+        await second.join("b", bystander)
+        first.revoke_matching(Revocation(4401, user_id=7))
+        await eventually(lambda: there.closed_with == 4401 and elsewhere.closed_with == 4401)
+        assert here.closed_with == 4401 and bystander.closed_with is None
 
 
 async def test_a_demotion_closes_only_connections_opened_above_the_new_role():
-    hub, store = MemoryHub(), SharedStore()
-    first, second = make_process(hub, store), make_process(hub, store)
-    as_editor, as_viewer = connection(7, "editor"), connection(7, "viewer")
-    await second.join("doc", as_editor)
-    await second.join("doc", as_viewer)
-    first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
-    await eventually(lambda: as_editor.closed_with == 4403)
-    assert as_viewer.closed_with is None
-    for process in (first, second):
-        await process.shutdown()
+    async with cluster() as processes:
+        first, second = processes.process(), processes.process()
+        as_editor, as_viewer = connection(7, "editor"), connection(7, "viewer")
+        await second.join("doc", as_editor)
+        await second.join("doc", as_viewer)
+        first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
+        await eventually(lambda: as_editor.closed_with == 4403)
+        assert as_viewer.closed_with is None
 
 
 async def test_a_client_whose_handshake_began_before_a_revocation_is_closed_when_it_joins():
-    hub, store = MemoryHub(), SharedStore()
-    first, second = make_process(hub, store), make_process(hub, store)
-    await second.start()
-    slow = connection(7)
-    slow.handshake_at = time.monotonic()  # credentials read now: still an editor
-    first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
-    await eventually(lambda: len(second._recent_revocations) == 1)
-    later = connection(7)  # e.g. made editor again: its handshake began after the revocation
-    later.handshake_at = time.monotonic()
-    room = await second.join("doc", slow)
-    assert slow.closed_with == 4403 and slow not in room.clients
-    await second.join("doc", later)
-    assert later.closed_with is None and later in room.clients
-    for process in (first, second):
-        await process.shutdown()
+    async with cluster() as processes:
+        first, second = processes.process(), processes.process()
+        await second.start()
+        slow = connection(7)
+        slow.handshake_at = time.monotonic()  # credentials read now: still an editor
+        first.revoke_matching(Revocation(4403, room="doc", user_id=7, roles=("editor", "owner")))
+        await eventually(lambda: len(second._recent_revocations) == 1)
+        later = connection(7)  # e.g. made editor again: its handshake began after the revocation
+        later.handshake_at = time.monotonic()
+        room = await second.join("doc", slow)
+        assert slow.closed_with == 4403 and slow not in room.clients
+        await second.join("doc", later)
+        assert later.closed_with is None and later in room.clients

@@ -1,0 +1,255 @@
+"""daphne (on autobahn and Twisted), adjusted to keep SPEC.md's promises.
+
+Each adjustment, and why the ASGI interface alone cannot make it:
+- Close codes: autobahn lets an application close with 1000 or 3000-4999 only, but SPEC.md's
+  table has 1001 (shutting down), 1011 and 1013: daphne's `serverClose` sends the close frame
+  itself (`WebSocketProtocol.sendCloseFrame`, autobahn's public method below that check).
+- 1009: autobahn fails a connection (a message over the size limit) by dropping TCP, so a
+  client still sending never reads the code: the factory closes with a handshake instead
+  (`failByDrop=False`), and its size limits are always COLLAB_MAX_MESSAGE_BYTES and its
+  handshake timeout at least HANDSHAKE_TIMEOUT_SECONDS, however daphne was started.
+- Slow readers: Twisted buffers everything written to a peer that stops reading, without
+  bound. daphne's periodic `timeout_checker` also drops sockets whose unwritten output passed
+  COLLAB_SEND_BUFFER_LIMIT (4408), read from Twisted's `FileDescriptor` write buffer.
+- Direct binary frames: a binary message on an open, uncompressed connection is one unmasked
+  frame, written straight to the transport. autobahn's sendMessage -> sendFrame -> sendData
+  cost tens of microseconds per frame (state checks, statistics, a debug log formatted even
+  when off); daphne never uses autobahn's send queue, the only case where a direct write could
+  overtake queued bytes.
+- Request bodies: Twisted reads a whole body (spooled to disk) before daphne calls the
+  application, so a body over COLLAB_MAX_MESSAGE_BYTES is refused with 413 as soon as its
+  Content-Length (or, chunked, its running size) says so, without reading it.
+- SIGTERM: daphne cancels every application at once. First commit every accepted update, then
+  close each socket with 1001 (documents.server.graceful), then let daphne finish.
+- autobahn formats its whole configuration with `pformat` for a debug log on every
+  connection, whether or not debug logging is on: only when it is, now.
+
+Every attribute this module needs is named in INTERNALS; the versions are pinned in the lock
+files, and tests/integration/test_server_internals.py fails naming any that has gone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pprint
+import struct
+
+import autobahn.websocket.protocol as autobahn_protocol
+import daphne.server
+import txaio
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet import defer
+from twisted.internet.abstract import FileDescriptor
+
+LISTEN_BACKLOG = 2048  # Twisted's 50 overflowed in a reconnect storm (docs/benchmarks.md)
+# A reconnect storm queues handshakes behind each other's authorization: daphne's 5 s reset a
+# quarter of 1,500 clients, who then came back to the same queue. Slow beats refused.
+HANDSHAKE_TIMEOUT_SECONDS = 30
+
+# (owner, attribute) for every internal touched here, and the attributes that instances carry
+# once connected (the test builds a connected protocol to see them).
+INTERNALS = [
+    (WebSocketProtocol, "serverSend"),
+    (WebSocketProtocol, "serverClose"),
+    (WebSocketProtocol, "sendCloseFrame"),
+    (WebSocketProtocol, "dropConnection"),
+    (WebSocketProtocol, "STATE_OPEN"),
+    (WebSocketFactory, "setProtocolOptions"),
+    (daphne.server, "WebSocketFactory"),
+    (daphne.server, "HTTPFactory"),
+    (Server, "timeout_checker"),
+    (Server, "kill_all_applications"),
+    (WebRequest, "gotLength"),
+    (WebRequest, "handleContentChunk"),
+    (WebRequest, "process"),
+    (HTTPFactory, "buildProtocol"),
+    (FileDescriptor, "dataBuffer"),
+    (FileDescriptor, "offset"),
+    (autobahn_protocol, "pformat"),
+]
+INSTANCE_INTERNALS = [
+    (WebSocketProtocol, "state"),
+    (WebSocketProtocol, "_perMessageCompress"),
+    (WebSocketProtocol, "transport"),
+    (FileDescriptor, "_tempDataLen"),
+]
+
+
+class Limits:
+    """Collab's settings as this adapter applies them (set by `install`)."""
+
+    max_message_bytes: int = 16 * 1024 * 1024
+    send_buffer_bytes: int = 64 * 1024 * 1024
+
+
+def _server_close(self, code=None):
+    self.sendCloseFrame(code=1000 if code is None else int(code), isReply=False)
+
+
+def _frame_header(length: int) -> bytes:
+    if length < 126:
+        return bytes((0x82, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", 0x82, 126, length)
+    return struct.pack("!BBQ", 0x82, 127, length)
+
+
+_autobahn_server_send = WebSocketProtocol.serverSend
+
+
+def _server_send(self, content, binary=False):
+    if binary and self.state == self.STATE_OPEN and self._perMessageCompress is None:
+        self.transport.write(_frame_header(len(content)) + content)
+        return
+    _autobahn_server_send(self, content, binary)
+
+
+class CollabWebSocketFactory(WebSocketFactory):
+    """Collab's limits whatever options daphne passes (its command line's defaults are 1 MiB
+    messages and a 5 s handshake)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setProtocolOptions(failByDrop=False)
+
+    def setProtocolOptions(self, **options):
+        if "maxMessagePayloadSize" in options or "maxFramePayloadSize" in options:
+            options["maxMessagePayloadSize"] = Limits.max_message_bytes
+            options["maxFramePayloadSize"] = Limits.max_message_bytes
+        if "openHandshakeTimeout" in options:
+            options["openHandshakeTimeout"] = max(
+                options["openHandshakeTimeout"] or 0, HANDSHAKE_TIMEOUT_SECONDS
+            )
+        super().setProtocolOptions(**options)
+
+
+class BoundedRequest(WebRequest):
+    """An HTTP request whose body may not pass the limit: past it, 413 and close."""
+
+    _refused = False
+    _received = 0
+
+    def gotLength(self, length):
+        if length is not None and length > Limits.max_message_bytes:
+            self._refuse()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self._refused:
+            return
+        self._received += len(data)
+        if self._received > Limits.max_message_bytes:
+            self._refuse()
+            return
+        super().handleContentChunk(data)
+
+    def process(self):
+        if not self._refused:
+            super().process()
+
+    def _refuse(self) -> None:
+        self._refused = True
+        self.content = io.BytesIO()  # Twisted still expects a body file; nothing goes into it
+        detail = f"the request body is larger than {Limits.max_message_bytes} bytes"
+        body = json.dumps({"detail": detail}).encode()
+        head = (
+            "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        self.channel.transport.write(head.encode() + body)
+        self.channel.loseConnection()  # stops reading: the rest of the body is never taken
+
+
+class BoundedHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BoundedRequest
+        return protocol
+
+
+def buffered_bytes(protocol: WebSocketProtocol) -> int:
+    """Bytes Twisted holds for this connection because the peer is not reading them. Only
+    plain TCP transports are measured (daphne behind a TLS-terminating proxy, as shipped)."""
+    transport = protocol.transport
+    if not isinstance(transport, FileDescriptor):
+        return 0
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+_daphne_timeout_checker = Server.timeout_checker
+_daphne_kill_all_applications = Server.kill_all_applications
+
+
+def _timeout_checker(self):
+    """daphne calls this every 2 s; also drop sockets whose unread output passed the limit."""
+    for protocol in list(self.connections):
+        if (
+            isinstance(protocol, WebSocketProtocol)
+            and buffered_bytes(protocol) > Limits.send_buffer_bytes
+        ):
+            protocol.sendCloseFrame(code=4408, isReply=False)
+            protocol.dropConnection(abort=True)
+    _daphne_timeout_checker(self)
+
+
+def _kill_all_applications(self):
+    import asyncio
+
+    from documents.server.graceful import persist_and_close
+
+    done = defer.Deferred.fromFuture(asyncio.ensure_future(persist_and_close()))
+    done.addBoth(lambda _: _daphne_kill_all_applications(self))
+    return done
+
+
+def _pformat_when_debugging(value) -> str:
+    if txaio.get_global_log_level() in ("debug", "trace"):
+        return pprint.pformat(value)
+    return ""
+
+
+def install() -> None:
+    """Adjust daphne's classes before it builds a server (idempotent)."""
+    from django.conf import settings
+
+    Limits.max_message_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
+    Limits.send_buffer_bytes = settings.COLLAB_SEND_BUFFER_LIMIT
+    WebSocketProtocol.serverClose = _server_close
+    WebSocketProtocol.serverSend = _server_send
+    daphne.server.WebSocketFactory = CollabWebSocketFactory
+    daphne.server.HTTPFactory = BoundedHTTPFactory
+    Server.timeout_checker = _timeout_checker
+    Server.kill_all_applications = _kill_all_applications
+    autobahn_protocol.pformat = _pformat_when_debugging
+
+
+def serve(application, host: str, port: int, *, behind_proxy: bool) -> None:
+    """What `manage.py serve` runs by default."""
+    from daphne.endpoints import build_endpoint_description_strings
+
+    install()
+    proxy = {}
+    if behind_proxy:
+        proxy = {
+            "proxy_forwarded_address_header": "X-Forwarded-For",
+            "proxy_forwarded_port_header": "X-Forwarded-Port",
+            "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+        }
+    Server(
+        application=application,
+        endpoints=[
+            endpoint + f":backlog={LISTEN_BACKLOG}"
+            for endpoint in build_endpoint_description_strings(host=host, port=port)
+        ],
+        websocket_max_message_size=Limits.max_message_bytes,
+        websocket_max_frame_size=Limits.max_message_bytes,
+        application_close_timeout=10,
+        websocket_handshake_timeout=HANDSHAKE_TIMEOUT_SECONDS,
+        websocket_connect_timeout=HANDSHAKE_TIMEOUT_SECONDS,
+        verbosity=0,
+        **proxy,
+    ).run()
