@@ -78,6 +78,36 @@ def shared_plan(make_user):
 
 
 @pytest.fixture
+def owned_document(transactional_db, make_user):
+    """A document and its owner, committed for real servers: (document id, owner's token)."""
+    from documents.models import ApiToken, Document
+
+    owner = make_user("owner")
+    document = Document.objects.create(title="owned", owner=owner)
+    return str(document.id), ApiToken.issue(owner)[1]
+
+
+@pytest.fixture
+def team(transactional_db, make_user):
+    """A document of 'owner', shared with 'member' as editor, committed for real servers:
+    {"document", "owner", "member"} (ids and tokens) and the member's user and token ids."""
+    from documents.models import ApiToken, Document, Membership
+
+    owner, member = make_user("owner"), make_user("member")
+    document = Document.objects.create(title="shared", owner=owner)
+    Membership.objects.create(document=document, user=member, role="editor")
+    member_token, member_secret = ApiToken.issue(member)
+    return {
+        "document": str(document.id),
+        "owner": ApiToken.issue(owner)[1],
+        "member": member_secret,
+        "member_token_id": member_token.pk,
+        "member_id": member.pk,
+        "member_other": ApiToken.issue(member)[1],  # a second token of the member's
+    }
+
+
+@pytest.fixture
 def owner_and_viewer(transactional_db, make_user):
     """A document with its owner and a viewer, committed for real servers:
     (document id, owner's token, viewer's token)."""
@@ -90,10 +120,33 @@ def owner_and_viewer(transactional_db, make_user):
 
 
 @pytest.fixture
-def live_server_process(transactional_db):
-    """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
-    from tests.support.server import start_server
+def servers(transactional_db):
+    """Start real `manage.py serve` processes: `servers.start(**env)` (in a thread from async
+    tests); every one started is stopped after the test, passed or failed."""
+    from tests.support.server import ServerGroup
 
-    server = start_server()
-    yield server
-    server.stop()
+    with ServerGroup() as group:
+        yield group
+
+
+@pytest.fixture
+def live_server_process(servers):
+    """A real `manage.py serve` on a free port, on the test database; stopped after the test."""
+    return servers.start()
+
+
+@pytest.fixture
+def cluster(servers, redis_url):
+    """Two server processes on the test database and Redis, with a channel prefix of their own."""
+    return servers.start_cluster(2, redis_url)
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of the test's own, not started yet (a test may stop and restart it);
+    stopped after the test."""
+    from tests.support.redis_server import RedisServer
+
+    redis = RedisServer()
+    yield redis
+    redis.stop()

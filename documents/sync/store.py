@@ -1,7 +1,8 @@
 """The persistence seam: how rooms load a document and how accepted updates are kept.
 
 Implementations: `MemoryStore` here (unit tests), `documents.storage.DjangoStore` (SQLite or
-Postgres through the ORM: an update log plus snapshots).
+Postgres through the ORM: an update log plus snapshots). `HeldStore` wraps either for tests
+that need a commit to wait.
 
 The store never drops an update: one whose dependencies are not stored yet (another process
 commits them a moment later, or a client resends them after a crash) is loaded as *waiting*
@@ -10,6 +11,7 @@ and stays in the log until a fold integrates it (documents.sync.causal).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -78,3 +80,35 @@ class MemoryStore:
             contained = set(folded.contained())
             self.snapshots[name] = folded.state()
             self.logs[name] = [update for i, update in enumerate(log) if i not in contained]
+
+
+class HeldStore:
+    """Wraps a store so that a test can make "not stored yet" true: while held, appends wait
+    (the write-behind keeps the batch and its lock, as during a slow commit); `release` lets
+    them through. Loads and compactions pass straight on."""
+
+    def __init__(self, inner: DocumentStore, *, held: bool = True) -> None:
+        self.inner = inner
+        self._open = asyncio.Event()
+        if not held:
+            self._open.set()
+
+    @property
+    def held(self) -> bool:
+        return not self._open.is_set()
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def load(self, name: str) -> StoredDocument:
+        return await self.inner.load(name)
+
+    async def append(self, batch: Mapping[str, Sequence[bytes]]) -> None:
+        await self._open.wait()
+        await self.inner.append(batch)
+
+    async def compact(self, names: Iterable[str]) -> None:
+        await self.inner.compact(names)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import ROOT, start_server
+from tests.support.server import ROOT
 
 CHROMIUM = os.environ.get("COLLAB_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,11 +55,9 @@ def browser():
 
 
 @pytest.fixture
-def server(transactional_db):
+def server(servers):
     """`manage.py serve` on the test database; cookies not marked Secure (tests use http)."""
-    process = start_server(COLLAB_SECURE_COOKIES="0")
-    yield process
-    process.stop()
+    return servers.start(COLLAB_SECURE_COOKIES="0")
 
 
 @pytest.fixture
@@ -102,6 +100,14 @@ def sign_in(context, server, username: str, password: str = PASSWORD):
     page.click("button[type=submit]")
     page.wait_for_url(server.http + "/")
     return page
+
+
+def editors(open_contexts, server, document_id, *usernames: str) -> list:
+    """Each user signed in, in a browser context of their own, with the document's editor open."""
+    pages = [sign_in(open_contexts(), server, username) for username in usernames]
+    for page in pages:
+        open_editor(page, server, document_id)
+    return pages
 
 
 def open_editor(page, server, document_id) -> None:

@@ -11,56 +11,23 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import uuid
 
 import pytest
 import requests
 
-from documents.models import ApiToken, Document, Membership
-from tests.support.server import ROOT, server_env, start_server
-from tests.support.yclient import YClient
+from tests.support.server import ROOT
+from tests.support.yclient import YClient, synced_client
 
 WITHIN_SECONDS = 2.0
 
 
-@pytest.fixture
-def team(transactional_db, make_user):
-    """A document of 'owner', shared with 'member' as editor; an API token each."""
-    owner = make_user("owner")
-    member = make_user("member")
-    document = Document.objects.create(title="shared", owner=owner)
-    Membership.objects.create(document=document, user=member, role="editor")
-    member_token, member_secret = ApiToken.issue(member)
-    return {
-        "document": str(document.id),
-        "owner": ApiToken.issue(owner)[1],
-        "member": member_secret,
-        "member_token_id": member_token.pk,
-        "member_id": member.pk,
-        "member_other": ApiToken.issue(member)[1],
-    }
-
-
-@pytest.fixture
-def cluster(redis_url):
-    """Two server processes on the test database and one private Redis prefix, and the
-    environment for a third process (a shell) that serves nothing."""
-    env = {"REDIS_URL": redis_url, "COLLAB_CHANNEL_PREFIX": "t" + uuid.uuid4().hex[:10]}
-    servers = [start_server(**env) for _ in range(2)]
-    yield servers, server_env(**env)
-    for server in servers:
-        server.stop()
-
-
-def url(server, document_id, token):
-    return f"{server.ws}/ws/documents/{document_id}?token={token}"
-
-
 async def clients_on_each(servers, document_id, token) -> list[YClient]:
-    clients = [await YClient(url(server, document_id, token)).connect() for server in servers]
-    for client in clients:
-        await client.wait_synced()
-    return clients
+    return [await synced_client(server, document_id, token) for server in servers]
+
+
+async def connect_everywhere(cluster, team, *whose: str) -> list[list[YClient]]:
+    """For each of `whose` tokens (keys of `team`), a synced client on every process."""
+    return [await clients_on_each(cluster, team["document"], team[key]) for key in whose]
 
 
 async def shell(env, code: str) -> float:
@@ -77,7 +44,12 @@ async def shell(env, code: str) -> float:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:  # timed out or cancelled: never leave it running
+            process.kill()
+            await process.wait()
     assert process.returncode == 0, err.decode()
     return float(out.decode().split("started")[-1])
 
@@ -102,11 +74,11 @@ async def assert_still_syncing(writer: YClient, reader: YClient, tag: str):
     assert writer.close_code is None and reader.close_code is None
 
 
-async def assert_shell_closes(shell_env, clients, code: int, script: str) -> None:
+async def assert_shell_closes(cluster, clients, code: int, script: str) -> None:
     """Run `script` in a separate `manage.py shell`; every client closes with `code` within
     WITHIN_SECONDS of the shell starting the change."""
     closing = asyncio.ensure_future(assert_closed_within(clients, code))
-    started = await shell(shell_env, script)
+    started = await shell(cluster[0].env, script)
     results = await closing
     assert max(at for _, at in results) - started < WITHIN_SECONDS
 
@@ -117,10 +89,8 @@ async def close_all(clients):
 
 
 async def test_an_editor_demoted_through_the_api_is_closed_4403_on_every_process(team, cluster):
-    servers, _ = cluster
-    doc = team["document"]
-    owners = await clients_on_each(servers, doc, team["owner"])
-    members = await clients_on_each(servers, doc, team["member"])
+    servers, doc = cluster, team["document"]
+    owners, members = await connect_everywhere(cluster, team, "owner", "member")
 
     started = time.time()
     response = await asyncio.to_thread(
@@ -152,26 +122,20 @@ async def test_an_editor_demoted_through_the_api_is_closed_4403_on_every_process
 async def test_a_user_made_inactive_or_deleted_from_a_shell_is_closed_4401_everywhere(
     team, cluster, change
 ):
-    servers, shell_env = cluster
-    doc = team["document"]
-    owners = await clients_on_each(servers, doc, team["owner"])
-    members = await clients_on_each(servers, doc, team["member"])
+    owners, members = await connect_everywhere(cluster, team, "owner", "member")
 
     await assert_shell_closes(
-        shell_env, members, 4401, "from django.contrib.auth.models import User\n" + change
+        cluster, members, 4401, "from django.contrib.auth.models import User\n" + change
     )
     await assert_still_syncing(owners[1], owners[0], "still-here;")
     await close_all(owners)
 
 
 async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, cluster):
-    servers, shell_env = cluster
-    doc = team["document"]
-    revoked = await clients_on_each(servers, doc, team["member"])
-    kept = await clients_on_each(servers, doc, team["member_other"])
+    revoked, kept = await connect_everywhere(cluster, team, "member", "member_other")
 
     await assert_shell_closes(
-        shell_env,
+        cluster,
         revoked,
         4401,
         f"from documents.models import ApiToken\n"
@@ -182,18 +146,15 @@ async def test_a_revoked_token_closes_only_the_connections_opened_with_it(team, 
 
 
 async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cluster):
-    servers, shell_env = cluster
-    doc = team["document"]
-    previous = await clients_on_each(servers, doc, team["owner"])
-    members = await clients_on_each(servers, doc, team["member"])
+    previous, members = await connect_everywhere(cluster, team, "owner", "member")
 
     await assert_shell_closes(
-        shell_env,
+        cluster,
         previous,
         4403,
         "from django.contrib.auth.models import User\n"
         "from documents.models import Document\n"
-        f"d = Document.objects.get(pk='{doc}')\n"
+        f"d = Document.objects.get(pk='{team['document']}')\n"
         "d.owner = User.objects.get(username='member'); d.save()",
     )
     # The new owner's sockets were opened as editor: more rights now, nothing closed.
@@ -202,13 +163,10 @@ async def test_the_previous_owner_is_closed_4403_when_the_owner_changes(team, cl
 
 
 async def test_a_change_that_rolls_back_closes_nothing(team, cluster):
-    servers, shell_env = cluster
-    doc = team["document"]
-    owners = await clients_on_each(servers, doc, team["owner"])
-    members = await clients_on_each(servers, doc, team["member"])
+    owners, members = await connect_everywhere(cluster, team, "owner", "member")
 
     await shell(
-        shell_env,
+        cluster[0].env,
         "from django.db import transaction\n"
         "from documents.models import Membership\n"
         "try:\n"

@@ -6,13 +6,11 @@ syncs every socket. Tiny sizes against Collab (1 process on Postgres) and both N
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.support.bench import run_quick_bench
 from tests.support.npm import npm_ci
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,25 +28,7 @@ def _bench_env() -> dict:
 def test_rooms_and_join_storm_count_every_delivery_once(tmp_path):
     npm_ci(ROOT / "bench" / "peers")
     npm_ci(ROOT / "bench" / "nodeload")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "bench/run.py",
-            "--quick",
-            "--no-plot",
-            "--scenarios=rooms,join_storm",
-            f"--targets={','.join(TARGETS)}",
-            f"--out={tmp_path}",
-        ],
-        cwd=ROOT,
-        env=_bench_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    [result_file] = tmp_path.glob("*-quick.json")
-    report = json.loads(result_file.read_text())
+    report = run_quick_bench(tmp_path, "rooms,join_storm", TARGETS, timeout=600, env=_bench_env())
 
     for name in TARGETS:
         results = report["targets"][name]["results"]

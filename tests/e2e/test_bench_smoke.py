@@ -8,11 +8,9 @@ bench/peers; `npm ci` there takes a few seconds and runs here when they are not 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.bench import run_quick_bench
 from tests.support.npm import npm_ci
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,24 +20,7 @@ TARGETS = ["collab-daphne", "y-websocket", "hocuspocus"]
 
 def test_bench_fanout_writes_results_for_every_target(tmp_path):
     npm_ci(PEERS)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "bench/run.py",
-            "--quick",
-            "--no-plot",
-            "--scenarios=fanout",
-            f"--targets={','.join(TARGETS)}",
-            f"--out={tmp_path}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    [result_file] = tmp_path.glob("*-quick.json")
-    report = json.loads(result_file.read_text())
+    report = run_quick_bench(tmp_path, "fanout", TARGETS, timeout=300)
 
     assert report["machine"]["nproc"] >= 1
     assert len(report["load_before"]) == 3

@@ -8,8 +8,14 @@ from playwright.sync_api import expect
 
 from documents.models import Document, Membership, Role
 from tests.e2e import browser as harness
-from tests.e2e.browser import editor_text, open_editor, sign_in, type_at_end, wait_for_text
-from tests.support.server import start_server
+from tests.e2e.browser import (
+    editor_text,
+    editors,
+    open_editor,
+    sign_in,
+    type_at_end,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -30,10 +36,7 @@ def shared_document(make_user):
 
 
 def test_two_people_co_edit_and_see_each_other(server, open_contexts, shared_document):
-    alice = sign_in(open_contexts(), server, "alice")
-    bob = sign_in(open_contexts(), server, "bob")
-    open_editor(alice, server, shared_document.pk)
-    open_editor(bob, server, shared_document.pk)
+    alice, bob = editors(open_contexts, server, shared_document.pk, "alice", "bob")
 
     type_at_end(alice, "Hello from Alice.")
     wait_for_text(bob, "Hello from Alice.")
@@ -45,10 +48,7 @@ def test_two_people_co_edit_and_see_each_other(server, open_contexts, shared_doc
 
 
 def test_formatting_crosses_over(server, open_contexts, shared_document):
-    alice = sign_in(open_contexts(), server, "alice")
-    bob = sign_in(open_contexts(), server, "bob")
-    open_editor(alice, server, shared_document.pk)
-    open_editor(bob, server, shared_document.pk)
+    alice, bob = editors(open_contexts, server, shared_document.pk, "alice", "bob")
 
     alice.get_by_test_id("editor").click()
     alice.get_by_role("button", name="Heading 1").click()
@@ -63,10 +63,7 @@ def test_formatting_crosses_over(server, open_contexts, shared_document):
 
 
 def test_viewer_sees_edits_live_but_cannot_change_the_text(server, open_contexts, shared_document):
-    alice = sign_in(open_contexts(), server, "alice")
-    carol = sign_in(open_contexts(), server, "carol")
-    open_editor(alice, server, shared_document.pk)
-    open_editor(carol, server, shared_document.pk)
+    alice, carol = editors(open_contexts, server, shared_document.pk, "alice", "carol")
 
     expect(carol.get_by_test_id("view-only")).to_have_text("view only")
     expect(carol.get_by_test_id("editor")).to_have_attribute("contenteditable", "false")
@@ -105,7 +102,9 @@ def test_offline_edits_merge_on_reconnect(server, open_contexts, shared_document
     assert editor_text(alice) == editor_text(bob)
 
 
-def test_saved_edits_survive_a_reload_and_a_killed_server(server, open_contexts, shared_document):
+def test_saved_edits_survive_a_reload_and_a_killed_server(
+    servers, server, open_contexts, shared_document
+):
     alice = sign_in(open_contexts(), server, "alice")
     open_editor(alice, server, shared_document.pk)
     expect(alice.get_by_test_id("status")).to_have_text("saved")
@@ -125,9 +124,6 @@ def test_saved_edits_survive_a_reload_and_a_killed_server(server, open_contexts,
 
     # "saved" means stored in the database: a server killed outright still has the text.
     server.kill()
-    restarted = start_server(COLLAB_SECURE_COOKIES="0")
-    try:
-        open_editor(alice, restarted, shared_document.pk)
-        wait_for_text(alice, "Kept", "across reloads")
-    finally:
-        restarted.stop()
+    restarted = servers.start(COLLAB_SECURE_COOKIES="0")
+    open_editor(alice, restarted, shared_document.pk)
+    wait_for_text(alice, "Kept", "across reloads")

@@ -11,8 +11,7 @@ import requests
 import websockets
 
 from documents.sync import protocol
-from tests.support.server import start_server
-from tests.support.yclient import YClient
+from tests.support.yclient import YClient, synced_client
 
 REPEATS = 200
 
@@ -25,7 +24,7 @@ async def edit_delays(writer: YClient, reader: YClient, stop: asyncio.Event) -> 
         await reader.wait_for(lambda n=n: str(reader.text).startswith(f"<{n}>"), timeout=10)
         delays.append(loop.time() - started)
         n += 1
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # a pace: someone typing
     return delays
 
 
@@ -59,36 +58,33 @@ def repeat_get_state(server, document_id: str, token: str) -> float:
     return time.perf_counter() - started
 
 
-async def test_repeated_whole_document_requests_do_not_stall_others_edits(owner_and_viewer):
+async def test_repeated_whole_document_requests_do_not_stall_others_edits(
+    servers, owner_and_viewer
+):
     document_id, owner_token, viewer_token = owner_and_viewer
     env = {}
     if "COLLAB_SYNC_REQUESTS_PER_SECOND" in os.environ:  # to measure the cache alone
         env["COLLAB_SYNC_REQUESTS_PER_SECOND"] = os.environ["COLLAB_SYNC_REQUESTS_PER_SECOND"]
-    server = await asyncio.to_thread(start_server, **env)
-    try:
-        url = f"{server.ws}/ws/documents/{document_id}?token="
-        writer = await YClient(url + owner_token).connect()
-        reader = await YClient(url + owner_token).connect()
-        await writer.wait_synced()
-        await reader.wait_synced()
-        for n in range(500):  # ~1 MB in 500 separate insertions, as typed over time
-            writer.text.insert(len(writer.text) if n % 2 else 0, f"{n:04d}" + "w" * 2000)
-        await reader.wait_for(lambda: len(str(reader.text)) == 500 * 2004, timeout=60)
-        stop = asyncio.Event()
-        typing = asyncio.ensure_future(edit_delays(writer, reader, stop))
-        answers, step1_seconds = await repeat_sync_step1(url + viewer_token)
-        state_seconds = await asyncio.to_thread(repeat_get_state, server, document_id, viewer_token)
-        stop.set()
-        delays = await typing
-        print(
-            f"{REPEATS} sync steps 1: {answers} answered in {step1_seconds:.2f} s; "
-            f"{REPEATS // 4} GET state: {state_seconds:.2f} s; others' edits over "
-            f"{len(delays)}: max {max(delays) * 1000:.0f} ms, "
-            f"median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms"
-        )
-        assert answers >= 1  # the newest request is answered
-        assert max(delays) < 0.25
-        await writer.close()
-        await reader.close()
-    finally:
-        server.stop()
+    server = await asyncio.to_thread(servers.start, **env)
+    url = f"{server.ws}/ws/documents/{document_id}?token="
+    writer = await synced_client(server, document_id, owner_token)
+    reader = await synced_client(server, document_id, owner_token)
+    for n in range(500):  # ~1 MB in 500 separate insertions, as typed over time
+        writer.text.insert(len(writer.text) if n % 2 else 0, f"{n:04d}" + "w" * 2000)
+    await reader.wait_for(lambda: len(str(reader.text)) == 500 * 2004, timeout=60)
+    stop = asyncio.Event()
+    typing = asyncio.ensure_future(edit_delays(writer, reader, stop))
+    answers, step1_seconds = await repeat_sync_step1(url + viewer_token)
+    state_seconds = await asyncio.to_thread(repeat_get_state, server, document_id, viewer_token)
+    stop.set()
+    delays = await typing
+    print(
+        f"{REPEATS} sync steps 1: {answers} answered in {step1_seconds:.2f} s; "
+        f"{REPEATS // 4} GET state: {state_seconds:.2f} s; others' edits over "
+        f"{len(delays)}: max {max(delays) * 1000:.0f} ms, "
+        f"median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms"
+    )
+    assert answers >= 1  # the newest request is answered
+    assert max(delays) < 0.25
+    await writer.close()
+    await reader.close()

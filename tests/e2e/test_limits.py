@@ -7,46 +7,23 @@ import base64
 import os
 import socket
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from documents.models import ApiToken, Document
 from documents.sync import protocol
-from tests.support.server import start_server
-from tests.support.yclient import YClient
+from tests.support.waiting import eventually
+from tests.support.yclient import YClient, document_url, synced_client
 from tests.unit.fakes import typed_update
 from tests.unit.test_protocol import SLOW_RANDOM_UPDATES, Y_CRDT_415, rich_document_update
 
 
-@pytest.fixture
-def owner_setup(transactional_db, make_user):
-    user = make_user("owner")
-    document = Document.objects.create(title="limits", owner=user)
-    return str(document.id), ApiToken.issue(user)[1]
-
-
 def url(server, document_id, token):
-    return f"{server.ws}/ws/documents/{document_id}?token={token}"
+    return document_url(server, document_id, token)
 
 
-@pytest.fixture
-def server_with(request):
-    started = []
-
-    def start(**env):
-        server = start_server(**env)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-async def test_too_many_connections_from_one_address_get_4429(owner_setup, server_with):
-    document_id, token = owner_setup
-    server = await asyncio.to_thread(server_with, COLLAB_CONNECTIONS_PER_MINUTE="3")
+async def test_too_many_connections_from_one_address_get_4429(owned_document, servers):
+    document_id, token = owned_document
+    server = await asyncio.to_thread(servers.start, COLLAB_CONNECTIONS_PER_MINUTE="3")
     accepted = [await YClient(url(server, document_id, token)).connect() for _ in range(3)]
     for client in accepted:
         await client.wait_synced()
@@ -58,9 +35,9 @@ async def test_too_many_connections_from_one_address_get_4429(owner_setup, serve
         await client.close()
 
 
-async def test_an_update_that_would_make_the_document_too_large_gets_4413(owner_setup, server_with):
-    document_id, token = owner_setup
-    server = await asyncio.to_thread(server_with, COLLAB_MAX_DOCUMENT_BYTES="20000")
+async def test_an_update_that_would_make_the_document_too_large_gets_4413(owned_document, servers):
+    document_id, token = owned_document
+    server = await asyncio.to_thread(servers.start, COLLAB_MAX_DOCUMENT_BYTES="20000")
     greedy = await YClient(url(server, document_id, token)).connect()
     bystander = await YClient(url(server, document_id, token)).connect()
     await greedy.wait_synced()
@@ -69,9 +46,13 @@ async def test_an_update_that_would_make_the_document_too_large_gets_4413(owner_
     await bystander.wait_for(lambda: str(bystander.text) == "fits;")
     greedy.text += "x" * 30000
     assert await greedy.wait_closed() == 4413
-    await asyncio.sleep(0.2)
-    assert str(bystander.text) == "fits;" and bystander.close_code is None
+    late = await synced_client(server, document_id, token)
+    assert str(late.text) == "fits;"  # the oversized update was not applied
+    late.text += "marker;"  # relayed after anything the bystander could have been sent before
+    await bystander.wait_for(lambda: "marker;" in str(bystander.text))
+    assert str(bystander.text) == "fits;marker;" and bystander.close_code is None
     await bystander.close()
+    await late.close()
 
 
 def raw_websocket(port: int, path: str) -> socket.socket:
@@ -88,9 +69,9 @@ def raw_websocket(port: int, path: str) -> socket.socket:
     return sock
 
 
-async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(owner_setup, server_with):
-    document_id, token = owner_setup
-    server = await asyncio.to_thread(server_with, COLLAB_SEND_BUFFER_LIMIT=str(1024 * 1024))
+async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(owned_document, servers):
+    document_id, token = owned_document
+    server = await asyncio.to_thread(servers.start, COLLAB_SEND_BUFFER_LIMIT=str(1024 * 1024))
     stalled = raw_websocket(server.port, f"/ws/documents/{document_id}?token={token}")
     writer = await YClient(url(server, document_id, token)).connect()
     reader = await YClient(url(server, document_id, token)).connect()
@@ -98,10 +79,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(owner_set
     await reader.wait_synced()
     for n in range(40):  # ~20 MB towards the stalled socket, far past its buffers
         writer.text += f"{n:03d}" + "y" * (512 * 1024)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # a pace: the stalled socket's buffers fill over time
     await reader.wait_for(lambda: len(str(reader.text)) == 40 * (512 * 1024 + 3), timeout=60)
     stalled.setblocking(False)
-    await asyncio.sleep(3)  # daphne checks buffers every 2 s
 
     def peer_gone() -> bool:
         try:
@@ -113,7 +93,8 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(owner_set
         except ConnectionError:
             return True
 
-    assert await asyncio.to_thread(peer_gone)
+    # daphne checks buffers every 2 s
+    await eventually(lambda: asyncio.to_thread(peer_gone), timeout=30, interval=0.2)
     assert writer.close_code is None and reader.close_code is None
     stalled.close()
     await writer.close()
@@ -136,13 +117,12 @@ def rejected(frame: bytes) -> bool:
     return False
 
 
-async def test_hostile_frames_close_only_their_sender_and_change_nothing(owner_setup, server_with):
-    document_id, token = owner_setup
-    server = await asyncio.to_thread(server_with, COLLAB_CONNECTIONS_PER_MINUTE="100000")
-    honest = await YClient(url(server, document_id, token)).connect()
-    await honest.wait_synced()
+async def test_hostile_frames_close_only_their_sender_and_change_nothing(owned_document, servers):
+    document_id, token = owned_document
+    server = await asyncio.to_thread(servers.start, COLLAB_CONNECTIONS_PER_MINUTE="100000")
+    honest = await synced_client(server, document_id, token, "&ack=1")
     honest.text += "precious;"
-    await asyncio.sleep(0.2)
+    await honest.wait_durable()  # the server has it before the attackers come
     frames = []
 
     @settings(max_examples=150, suppress_health_check=list(HealthCheck), database=None)
@@ -174,9 +154,9 @@ async def test_hostile_frames_close_only_their_sender_and_change_nothing(owner_s
     assert server.process.poll() is None  # the server is still up
 
 
-async def test_valid_text_frames_are_refused_with_4400(owner_setup, server_with):
-    document_id, token = owner_setup
-    server = await asyncio.to_thread(server_with)
+async def test_valid_text_frames_are_refused_with_4400(owned_document, servers):
+    document_id, token = owned_document
+    server = await asyncio.to_thread(servers.start)
     client = await YClient(url(server, document_id, token)).connect()
     await client.wait_synced()
     await client.send_raw("not binary")

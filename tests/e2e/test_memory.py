@@ -9,9 +9,8 @@ import pytest
 import requests
 
 from documents.models import ApiToken, Document
-from tests.support.server import start_server
 from tests.support.waiting import eventually
-from tests.support.yclient import YClient
+from tests.support.yclient import YClient, synced_client
 
 
 def rss_bytes(pid: int) -> int:
@@ -35,37 +34,36 @@ def thousand_documents(transactional_db, make_user):
 
 
 async def visit(server, document_id, token, n):
-    client = await YClient(f"{server.ws}/ws/documents/{document_id}?token={token}").connect()
-    await client.wait_synced()
+    client = await synced_client(server, document_id, token, "&ack=1")
     client.text += f"visit {n} " + "z" * 2000
-    await asyncio.sleep(0.01)
+    await client.wait_durable()
     await client.close()
 
 
-async def test_opening_and_closing_1000_documents_returns_memory(thousand_documents):
+async def test_opening_and_closing_1000_documents_returns_memory(servers, thousand_documents):
     document_ids, token = thousand_documents
     server = await asyncio.to_thread(
-        start_server, COLLAB_ROOM_IDLE_SECONDS="0", COLLAB_CONNECTIONS_PER_MINUTE="100000"
+        servers.start, COLLAB_ROOM_IDLE_SECONDS="0", COLLAB_CONNECTIONS_PER_MINUTE="100000"
     )
-    try:
-        pid = server.process.pid
-        start = rss_bytes(pid)
-        growth = []
-        for half in (document_ids[:500], document_ids[500:]):
-            for start_at in range(0, len(half), 20):
-                batch = half[start_at : start_at + 20]
-                await asyncio.gather(*(visit(server, d, token, i) for i, d in enumerate(batch)))
-            await asyncio.sleep(1.0)
-            assert await asyncio.to_thread(open_rooms, server) == 0  # every room unloaded
-            growth.append(rss_bytes(pid) - start)
-        print(
-            f"RSS at start {start >> 20} MiB, growth after 500 / 1000 documents: "
-            f"{growth[0] >> 20} / {growth[1] >> 20} MiB"
+    pid = server.process.pid
+    start = rss_bytes(pid)
+    growth = []
+    for half in (document_ids[:500], document_ids[500:]):
+        for start_at in range(0, len(half), 20):
+            batch = half[start_at : start_at + 20]
+            await asyncio.gather(*(visit(server, d, token, i) for i, d in enumerate(batch)))
+        await eventually(  # every room unloaded (idle 0 s, after its commit)
+            lambda: asyncio.to_thread(lambda: open_rooms(server) == 0),
+            timeout=30,
+            what="rooms unloaded",
         )
-        # The second 500 documents cost (almost) nothing more than the first: no leak per room.
-        assert growth[1] - growth[0] < max(0.25 * growth[0], 8 * 1024 * 1024)
-    finally:
-        server.stop()
+        growth.append(rss_bytes(pid) - start)
+    print(
+        f"RSS at start {start >> 20} MiB, growth after 500 / 1000 documents: "
+        f"{growth[0] >> 20} / {growth[1] >> 20} MiB"
+    )
+    # The second 500 documents cost (almost) nothing more than the first: no leak per room.
+    assert growth[1] - growth[0] < max(0.25 * growth[0], 8 * 1024 * 1024)
 
 
 @pytest.fixture
@@ -89,36 +87,35 @@ async def type_together(server, document_id, token):
     for edit in range(EDITS):
         for n, client in enumerate(clients):
             client.text += f"[{n}.{edit}]" + "y" * 200
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a turn for the send tasks: edits go out as they are typed
     await clients[0].wait_for(lambda: len(str(clients[0].text)) >= TYPISTS * EDITS * 200)
     for client in clients:
         await client.close()
 
 
-async def test_room_churn_leaves_the_process_flat(churn_documents):
+async def test_room_churn_leaves_the_process_flat(servers, churn_documents):
     """Fresh rooms, typed in and left, cycle after cycle: once the allocator has its working
     set, the process stops growing by the size of the documents (an observed pycrdt Doc is never
     freed: each unloaded room's Doc stayed in memory)."""
     document_ids, token = churn_documents
     server = await asyncio.to_thread(
-        start_server, COLLAB_ROOM_IDLE_SECONDS="0", COLLAB_CONNECTIONS_PER_MINUTE="100000"
+        servers.start, COLLAB_ROOM_IDLE_SECONDS="0", COLLAB_CONNECTIONS_PER_MINUTE="100000"
     )
-    try:
-        pid = server.process.pid
-        rss = []
-        for cycle in range(CHURN_CYCLES):
-            batch = document_ids[cycle * CHURN_ROOMS : (cycle + 1) * CHURN_ROOMS]
-            await asyncio.gather(*(type_together(server, d, token) for d in batch))
-            await eventually(  # every room unloaded (idle 0 s, after its commit)
-                lambda: asyncio.to_thread(lambda: open_rooms(server) == 0), what="rooms unloaded"
-            )
-            rss.append(rss_bytes(pid))
-        print("RSS per cycle (MiB):", [round(r / 2**20, 1) for r in rss])
-        assert await asyncio.to_thread(open_rooms, server) == 0
-        warm, end = rss[5], rss[-1]
-        # Measured over these last 6 cycles: +19 and +25 MiB while each unloaded Doc stayed
-        # observed (so never freed); +6 MiB alone and up to +10.4 MiB inside the full suite
-        # since (the allocator's working set, levelling off).
-        assert end - warm < 14 * 1024 * 1024, f"grew {(end - warm) / 2**20:.1f} MiB in 6 cycles"
-    finally:
-        server.stop()
+    pid = server.process.pid
+    rss = []
+    for cycle in range(CHURN_CYCLES):
+        batch = document_ids[cycle * CHURN_ROOMS : (cycle + 1) * CHURN_ROOMS]
+        await asyncio.gather(*(type_together(server, d, token) for d in batch))
+        await eventually(  # every room unloaded (idle 0 s, after its commit)
+            lambda: asyncio.to_thread(lambda: open_rooms(server) == 0),
+            timeout=30,
+            what="rooms unloaded",
+        )
+        rss.append(rss_bytes(pid))
+    print("RSS per cycle (MiB):", [round(r / 2**20, 1) for r in rss])
+    assert await asyncio.to_thread(open_rooms, server) == 0
+    warm, end = rss[5], rss[-1]
+    # Measured over these last 6 cycles: +19 and +25 MiB while each unloaded Doc stayed
+    # observed (so never freed); +6 MiB alone and up to +10.4 MiB inside the full suite
+    # since (the allocator's working set, levelling off).
+    assert end - warm < 14 * 1024 * 1024, f"grew {(end - warm) / 2**20:.1f} MiB in 6 cycles"

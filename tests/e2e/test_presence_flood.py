@@ -11,8 +11,7 @@ import websockets
 from documents.sync import protocol
 from documents.sync.protocol import AwarenessEntry
 from tests.e2e.test_memory import rss_bytes
-from tests.support.server import start_server
-from tests.support.yclient import YClient
+from tests.support.yclient import YClient, synced_client
 
 FLOOD_SECONDS = 8
 PADDING = "p" * 6000  # eight states of ~6 KB: each frame just under 64 KiB
@@ -55,36 +54,33 @@ async def typing_delays(writer: YClient, reader: YClient, stop: asyncio.Event) -
         writer.text += f"{n};"
         await reader.wait_for(lambda n=n: str(reader.text).endswith(f"{n};"), timeout=5)
         delays.append(loop.time() - started)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # a pace: someone typing
 
 
-async def test_a_flood_of_fresh_presence_ids_leaves_memory_flat_and_edits_flowing(owner_and_viewer):
+async def test_a_flood_of_fresh_presence_ids_leaves_memory_flat_and_edits_flowing(
+    servers, owner_and_viewer
+):
     document_id, owner_token, viewer_token = owner_and_viewer
-    server = await asyncio.to_thread(start_server)
-    try:
-        url = f"{server.ws}/ws/documents/{document_id}?token="
-        writer = await YClient(url + owner_token).connect()
-        reader = await YClient(url + owner_token).connect()
-        await writer.wait_synced()
-        await reader.wait_synced()
-        stop = asyncio.Event()
-        flooding = asyncio.ensure_future(flood(url + viewer_token, stop))
-        await asyncio.sleep(2)  # warm up: buffers and allocator arenas reach their size
-        before = rss_bytes(server.process.pid)
-        typing = asyncio.ensure_future(typing_delays(writer, reader, stop))
-        await asyncio.sleep(FLOOD_SECONDS)
-        stop.set()
-        delays, frames = await typing, await flooding
-        after = rss_bytes(server.process.pid)
-        print(
-            f"{frames} flood frames ({frames * 248} fresh ids); RSS {before >> 20} -> "
-            f"{after >> 20} MiB; edit delays max {max(delays) * 1000:.0f} ms, "
-            f"median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms over {len(delays)} edits"
-        )
-        assert after - before < 4 * 1024 * 1024  # before the fix: +12 MiB (230 bytes an id)
-        assert max(delays) < 0.25
-        assert writer.close_code is None and reader.close_code is None
-        await writer.close()
-        await reader.close()
-    finally:
-        server.stop()
+    server = await asyncio.to_thread(servers.start)
+    url = f"{server.ws}/ws/documents/{document_id}?token="
+    writer = await synced_client(server, document_id, owner_token)
+    reader = await synced_client(server, document_id, owner_token)
+    stop = asyncio.Event()
+    flooding = asyncio.ensure_future(flood(url + viewer_token, stop))
+    await asyncio.sleep(2)  # warm up: buffers and allocator arenas reach their size
+    before = rss_bytes(server.process.pid)
+    typing = asyncio.ensure_future(typing_delays(writer, reader, stop))
+    await asyncio.sleep(FLOOD_SECONDS)  # the length of the applied load
+    stop.set()
+    delays, frames = await typing, await flooding
+    after = rss_bytes(server.process.pid)
+    print(
+        f"{frames} flood frames ({frames * 248} fresh ids); RSS {before >> 20} -> "
+        f"{after >> 20} MiB; edit delays max {max(delays) * 1000:.0f} ms, "
+        f"median {sorted(delays)[len(delays) // 2] * 1000:.0f} ms over {len(delays)} edits"
+    )
+    assert after - before < 4 * 1024 * 1024  # before the fix: +12 MiB (230 bytes an id)
+    assert max(delays) < 0.25
+    assert writer.close_code is None and reader.close_code is None
+    await writer.close()
+    await reader.close()

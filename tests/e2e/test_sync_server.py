@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from pycrdt import Doc, Text
 from documents.models import ApiToken, Document
 from documents.storage import load_document_state
 from documents.sync import protocol
-from tests.support.server import start_server
 from tests.support.yclient import YClient
 from tests.unit.fakes import typed_update
 
@@ -64,54 +64,54 @@ async def test_two_clients_co_edit_and_a_late_joiner_gets_everything(
         await client.close()
 
 
-async def test_content_survives_a_restart(shared_document):
+async def test_content_survives_a_restart(servers, shared_document):
     document_id, token = shared_document
-    server = await asyncio.to_thread(start_server)
-    writer = await YClient(url(server, document_id, token)).connect()
+    server = await asyncio.to_thread(servers.start)
+    writer = await YClient(url(server, document_id, token, "&ack=1")).connect()
     await writer.wait_synced()
     writer.text += "kept across restarts"
-    await asyncio.sleep(0.5)
+    await writer.wait_durable()
     await writer.close()
     await asyncio.to_thread(server.stop)
-    server = await asyncio.to_thread(start_server)
-    try:
-        reader = await YClient(url(server, document_id, token)).connect()
-        await reader.wait_synced()
-        assert str(reader.text) == "kept across restarts"
-        await reader.close()
-    finally:
-        await asyncio.to_thread(server.stop)
+    server = await asyncio.to_thread(servers.start)
+    reader = await YClient(url(server, document_id, token)).connect()
+    await reader.wait_synced()
+    assert str(reader.text) == "kept across restarts"
+    await reader.close()
 
 
-async def test_sigterm_stores_the_last_edit_then_closes_with_1001(shared_document):
+async def test_sigterm_stores_the_last_edit_then_closes_with_1001(servers, shared_document):
     document_id, token = shared_document
-    server = await asyncio.to_thread(start_server, COLLAB_FLUSH_INTERVAL_MS="5000")
+    server = await asyncio.to_thread(servers.start, held_store=True)
     client = await YClient(url(server, document_id, token)).connect()
+    watcher = await YClient(url(server, document_id, token)).connect()
     await client.wait_synced()
+    await watcher.wait_synced()
     client.text += "typed just before shutdown"
-    await asyncio.sleep(0.1)
-    await asyncio.to_thread(server.stop)
+    await watcher.wait_for(lambda: str(watcher.text) == "typed just before shutdown")
+    assert await database_sync_to_async(stored_text)(document_id) == ""  # accepted, not stored
+    server.process.send_signal(signal.SIGTERM)
+    server.release_store()  # the held commit goes on; the shutdown must wait for it
     assert await client.wait_closed() == 1001
+    await asyncio.to_thread(server.process.wait, 30)
     assert await database_sync_to_async(stored_text)(document_id) == "typed just before shutdown"
+    await watcher.close()
 
 
-async def test_a_4_mib_update_passes_and_an_oversized_message_gets_1009(shared_document):
+async def test_a_4_mib_update_passes_and_an_oversized_message_gets_1009(servers, shared_document):
     document_id, token = shared_document
-    server = await asyncio.to_thread(start_server, COLLAB_MAX_MESSAGE_BYTES=str(6 * 1024 * 1024))
-    try:
-        big = await YClient(url(server, document_id, token)).connect()
-        await big.wait_synced()
-        big.text += "x" * (4 * 1024 * 1024)
-        reader = await YClient(url(server, document_id, token)).connect()
-        await reader.wait_for(lambda: len(str(reader.text)) == 4 * 1024 * 1024, timeout=30)
-        update = typed_update("y" * (7 * 1024 * 1024), client_id=77)
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await big.send_raw(protocol.encode_update(update))
-        assert await big.wait_closed() == 1009
-        assert big.close_code == 1009 and reader.close_code is None
-        await reader.close()
-    finally:
-        await asyncio.to_thread(server.stop)
+    server = await asyncio.to_thread(servers.start, COLLAB_MAX_MESSAGE_BYTES=str(6 * 1024 * 1024))
+    big = await YClient(url(server, document_id, token)).connect()
+    await big.wait_synced()
+    big.text += "x" * (4 * 1024 * 1024)
+    reader = await YClient(url(server, document_id, token)).connect()
+    await reader.wait_for(lambda: len(str(reader.text)) == 4 * 1024 * 1024, timeout=30)
+    update = typed_update("y" * (7 * 1024 * 1024), client_id=77)
+    with contextlib.suppress(websockets.ConnectionClosed):
+        await big.send_raw(protocol.encode_update(update))
+    assert await big.wait_closed() == 1009
+    assert big.close_code == 1009 and reader.close_code is None
+    await reader.close()
 
 
 def run_node_client(server, document_id, token, text, wait_for):

@@ -8,6 +8,7 @@ import re
 
 import pytest
 import requests
+from channels.db import database_sync_to_async
 from django.test import Client
 
 from documents.models import ApiToken, Document, DocumentVersion, LiveConnection, Membership
@@ -15,6 +16,7 @@ from documents.richtext.prosemirror import render
 from documents.storage import append_updates, load_document_state
 from documents.versions import save_version
 from tests.support.tiptap import paragraphs_document, sample_document
+from tests.support.waiting import eventually
 from tests.support.yclient import YClient
 
 PASSWORD = "pw-secret-123"
@@ -119,17 +121,13 @@ def admin_post(session, server, path, data) -> requests.Response:
 
 
 @pytest.fixture
-def server(transactional_db):
-    from tests.support.server import start_server
-
-    server = start_server(COLLAB_SECURE_COOKIES="0")
-    yield server
-    server.stop()
+def server(servers):
+    return servers.start(COLLAB_SECURE_COOKIES="0")
 
 
 async def test_connected_now_lists_sockets_and_disconnect_closes_them_with_4403(server, site):
     admin, document, member = site
-    token = await asyncio.to_thread(lambda: ApiToken.issue(member)[1])
+    token = await database_sync_to_async(lambda: ApiToken.issue(member)[1])()
     client = await YClient(f"{server.ws}/ws/documents/{document.id}?token={token}").connect()
     await client.wait_synced()
     session = await asyncio.to_thread(signed_in_session, server, admin)
@@ -137,13 +135,13 @@ async def test_connected_now_lists_sockets_and_disconnect_closes_them_with_4403(
     def connected_now():
         return session.get(f"{server.http}/admin/documents/liveconnection/", timeout=10).text
 
-    for _ in range(100):
-        if "Release plan" in await asyncio.to_thread(connected_now):
-            break
-        await asyncio.sleep(0.05)
-    page = await asyncio.to_thread(connected_now)
+    page = await eventually(
+        lambda: asyncio.to_thread(lambda: "Release plan" in (text := connected_now()) and text),
+        timeout=30,
+        what="the connection listed",
+    )
     assert "Release plan" in page and "member" in page and "127.0.0.1" in page
-    row = await asyncio.to_thread(lambda: LiveConnection.objects.get(document=document))
+    row = await database_sync_to_async(LiveConnection.objects.get)(document=document)
     response = await asyncio.to_thread(
         admin_post,
         session,
@@ -153,22 +151,24 @@ async def test_connected_now_lists_sockets_and_disconnect_closes_them_with_4403(
     )
     assert response.status_code == 200
     assert await client.wait_closed() == 4403
-    for _ in range(100):
-        if not await asyncio.to_thread(LiveConnection.objects.filter(document=document).exists):
-            break
-        await asyncio.sleep(0.05)
-    assert not await asyncio.to_thread(LiveConnection.objects.filter(document=document).exists)
+    await eventually(
+        database_sync_to_async(
+            lambda: not LiveConnection.objects.filter(document=document).exists()
+        ),
+        timeout=30,
+        what="the connection's row gone",
+    )
 
 
 async def test_removing_a_member_in_the_admin_ends_their_live_session(server, site):
     admin, document, member = site
-    token = await asyncio.to_thread(lambda: ApiToken.issue(member)[1])
+    token = await database_sync_to_async(lambda: ApiToken.issue(member)[1])()
     client = await YClient(f"{server.ws}/ws/documents/{document.id}?token={token}").connect()
     await client.wait_synced()
     fragment_text = render(client.doc.get_update(), "text")
     assert fragment_text.startswith("Release plan")
     session = await asyncio.to_thread(signed_in_session, server, admin)
-    membership = await asyncio.to_thread(lambda: Membership.objects.get(user=member))
+    membership = await database_sync_to_async(Membership.objects.get)(user=member)
     response = await asyncio.to_thread(
         admin_post,
         session,

@@ -5,96 +5,66 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import requests
-from pycrdt import Doc, Text
+from channels.db import database_sync_to_async
+from pycrdt import Doc, Text, XmlElement, XmlFragment, XmlText
 
-from documents.models import ApiToken, Document, Membership
-from tests.support.yclient import YClient
+from documents.storage import load_document_state
+from tests.support.api import api, post_update, typed
+from tests.support.waiting import eventually
+from tests.support.yclient import synced_client
 
 
 @pytest.fixture
-def shared(transactional_db, make_user):
-    owner = make_user("owner")
-    viewer = make_user("viewer")
-    document = Document.objects.create(title="live", owner=owner)
-    Membership.objects.create(document=document, user=viewer, role="viewer")
-    return str(document.id), ApiToken.issue(owner)[1], ApiToken.issue(viewer)[1]
+async def watcher(live_server_process, owner_and_viewer):
+    """The owner, connected and synced; closed after the test."""
+    document_id, owner_token, _ = owner_and_viewer
+    client = await synced_client(live_server_process, document_id, owner_token)
+    yield client
+    await client.close()
 
 
-def typed(text: str) -> bytes:
-    doc = Doc()
-    doc.get("text", type=Text).insert(0, text)
-    return doc.get_update()
-
-
-def post_update(server, document_id, token, update):
-    return requests.post(
-        f"{server.http}/api/documents/{document_id}/updates",
-        data=update,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
-        timeout=10,
-    )
-
-
-async def test_an_update_posted_over_http_reaches_a_connected_client(live_server_process, shared):
-    document_id, owner_token, _ = shared
+async def test_an_update_posted_over_http_reaches_a_connected_client(
+    live_server_process, owner_and_viewer, watcher
+):
+    document_id, owner_token, _ = owner_and_viewer
     server = live_server_process
-    watcher = await YClient(f"{server.ws}/ws/documents/{document_id}?token={owner_token}").connect()
-    await watcher.wait_synced()
     response = await asyncio.to_thread(post_update, server, document_id, owner_token, typed("hi"))
     assert response.status_code == 204
     await watcher.wait_for(lambda: str(watcher.text) == "hi")
-    state = await asyncio.to_thread(
-        requests.get,
-        f"{server.http}/api/documents/{document_id}/state",
-        headers={"Authorization": f"Bearer {owner_token}"},
-        timeout=10,
-    )
+    state = await asyncio.to_thread(api, server, owner_token, "get", f"{document_id}/state")
     doc = Doc()
     doc.apply_update(state.content)
     assert str(doc.get("text", type=Text)) == "hi"
-    await watcher.close()
 
 
-async def test_a_viewers_update_is_refused_and_reaches_nobody(live_server_process, shared):
-    document_id, owner_token, viewer_token = shared
+async def test_a_viewers_update_is_refused_and_reaches_nobody(
+    live_server_process, owner_and_viewer, watcher
+):
+    document_id, owner_token, viewer_token = owner_and_viewer
     server = live_server_process
-    watcher = await YClient(f"{server.ws}/ws/documents/{document_id}?token={owner_token}").connect()
-    await watcher.wait_synced()
     refused = await asyncio.to_thread(post_update, server, document_id, viewer_token, typed("no"))
     assert refused.status_code == 403
     accepted = await asyncio.to_thread(post_update, server, document_id, owner_token, typed("ok"))
     assert accepted.status_code == 204
     await watcher.wait_for(lambda: str(watcher.text) == "ok")
-    await watcher.close()
 
 
-async def test_the_content_endpoint_sees_edits_not_yet_flushed(shared):
-    from tests.support.server import start_server
+async def test_the_content_endpoint_sees_edits_not_yet_stored(servers, owner_and_viewer):
+    document_id, owner_token, _ = owner_and_viewer
+    server = await asyncio.to_thread(servers.start, held_store=True)
+    client = await synced_client(server, document_id, owner_token)
+    fragment = client.doc.get("default", type=XmlFragment)
+    fragment.children.append(XmlElement("paragraph", {}, [XmlText("typed just now")]))
 
-    document_id, owner_token, _ = shared
-    server = await asyncio.to_thread(start_server, COLLAB_FLUSH_INTERVAL_MS="60000")
-    try:
-        url = f"{server.ws}/ws/documents/{document_id}?token={owner_token}"
-        client = await YClient(url).connect()
-        await client.wait_synced()
-        from pycrdt import XmlElement, XmlFragment, XmlText
+    def content_text():
+        return api(server, owner_token, "get", f"{document_id}/content?format=text").text
 
-        fragment = client.doc.get("default", type=XmlFragment)
-        fragment.children.append(XmlElement("paragraph", {}, [XmlText("typed just now")]))
-
-        def content_text():
-            return requests.get(
-                f"{server.http}/api/documents/{document_id}/content?format=text",
-                headers={"Authorization": f"Bearer {owner_token}"},
-                timeout=10,
-            ).text
-
-        for _ in range(100):
-            if await asyncio.to_thread(content_text) == "typed just now":
-                break
-            await asyncio.sleep(0.05)
-        assert await asyncio.to_thread(content_text) == "typed just now"
-        await client.close()
-    finally:
-        await asyncio.to_thread(server.stop)
+    await eventually(
+        lambda: asyncio.to_thread(lambda: content_text() == "typed just now"),
+        timeout=30,
+        what="the content endpoint shows the edit",
+    )
+    stored = await database_sync_to_async(load_document_state)(document_id)
+    assert b"typed just now" not in (stored or b"")  # accepted, not stored yet
+    server.release_store()
+    await client.close()

@@ -15,7 +15,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
@@ -23,6 +22,7 @@ import yaml
 
 from collab.logging import JsonFormatter
 from tests.support.server import free_port
+from tests.support.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,22 +127,26 @@ def test_server_with_json_log_format_writes_json_lines_to_stdout(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def answers() -> bool:
+            assert server.poll() is None, server.stderr.read()
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok
             except requests.ConnectionError:
-                assert server.poll() is None, server.stderr.read()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+                return False
+
+        eventually_sync(answers, timeout=30, interval=0.1, what="the server started")
         # Django logs a request for a missing page as a warning.
         headers = {"X-Forwarded-Proto": "https"}
         missing = requests.get(f"http://127.0.0.1:{port}/no-such-page", headers=headers)
         assert missing.status_code == 404
     finally:
         server.send_signal(signal.SIGTERM)
-        stdout, stderr = server.communicate(timeout=30)
+        try:
+            stdout, stderr = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            stdout, stderr = server.communicate()
     records = [
         json.loads(line)
         for line in stdout.splitlines()

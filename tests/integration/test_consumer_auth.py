@@ -28,6 +28,12 @@ async def open_socket(path: str, headers=None) -> tuple[WebsocketCommunicator, d
     return communicator, await communicator.receive_output(timeout=5)
 
 
+async def sockets_of(document, tokens, *roles: str) -> list[WebsocketCommunicator]:
+    """One accepted socket on the document per role (each with its own token), greeting read."""
+    path = f"/ws/documents/{document.id}"
+    return [(await open_socket(f"{path}?token={tokens[role]}"))[0] for role in roles]
+
+
 async def close_code_of(path: str, headers=None) -> int | None:
     communicator, first = await open_socket(path, headers)
     await communicator.disconnect()
@@ -98,9 +104,7 @@ async def test_accepted_client_is_greeted_with_sync_step1(world):
 
 async def test_viewer_updates_are_dropped_and_the_viewer_stays_connected(world):
     document, _, tokens = world
-    path = f"/ws/documents/{document.id}"
-    viewer, _ = await open_socket(f"{path}?token={tokens['viewer']}")
-    editor, _ = await open_socket(f"{path}?token={tokens['editor']}")
+    viewer, editor = await sockets_of(document, tokens, "viewer", "editor")
     await viewer.send_to(bytes_data=protocol.encode_update(typed_update("spam", client_id=7)))
     assert await editor.receive_nothing(timeout=0.3)
     await editor.send_to(bytes_data=protocol.encode_update(typed_update("real", client_id=8)))
@@ -113,8 +117,7 @@ async def test_viewer_updates_are_dropped_and_the_viewer_stays_connected(world):
 async def test_text_frames_and_bad_frames_close_only_their_sender_with_4400(world):
     document, _, tokens = world
     path = f"/ws/documents/{document.id}"
-    bad, _ = await open_socket(f"{path}?token={tokens['editor']}")
-    good, _ = await open_socket(f"{path}?token={tokens['owner']}")
+    bad, good = await sockets_of(document, tokens, "editor", "owner")
     await bad.send_to(text_data="hello")
     assert (await bad.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4400}
     worse, _ = await open_socket(f"{path}?token={tokens['editor']}")
@@ -128,9 +131,7 @@ async def test_text_frames_and_bad_frames_close_only_their_sender_with_4400(worl
 
 async def test_awareness_of_a_client_is_removed_for_others_when_it_disconnects(world):
     document, _, tokens = world
-    path = f"/ws/documents/{document.id}"
-    leaving, _ = await open_socket(f"{path}?token={tokens['editor']}")
-    staying, _ = await open_socket(f"{path}?token={tokens['owner']}")
+    leaving, staying = await sockets_of(document, tokens, "editor", "owner")
     entry = protocol.AwarenessEntry(4242, 1, '{"user":{"name":"editor"}}')
     frame = protocol.encode_awareness(protocol.encode_awareness_entries([entry]))
     await leaving.send_to(bytes_data=frame)
@@ -167,9 +168,7 @@ async def test_deleting_a_document_closes_its_open_sockets_with_4404(world):
 
 async def test_removing_a_member_closes_only_their_socket_with_4403(world):
     document, people, tokens = world
-    path = f"/ws/documents/{document.id}"
-    viewer, _ = await open_socket(f"{path}?token={tokens['viewer']}")
-    editor, _ = await open_socket(f"{path}?token={tokens['editor']}")
+    viewer, editor = await sockets_of(document, tokens, "viewer", "editor")
 
     members = f"/api/documents/{document.id}/members/viewer/"
     assert await database_sync(delete_as, people["owner"], members) == 204

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import requests
 import websockets
+from channels.db import database_sync_to_async
 from django.test import Client
 
-from documents.models import ApiToken, Document
 from documents.storage import append_updates
-from tests.support.redis_server import RedisServer
-from tests.support.server import start_server
+from tests.support.api import metric
+from tests.support.waiting import eventually_sync
 from tests.support.yclient import YClient
 from tests.unit.fakes import typed_update
 
@@ -29,51 +28,34 @@ def test_readyz_is_ready_when_the_database_answers(db):
 
 
 def wait_status(url: str, status: int) -> requests.Response:
-    for _ in range(100):
-        response = requests.get(url, timeout=10)
-        if response.status_code == status:
-            return response
-        time.sleep(0.1)
-    return response
+    answers = []  # (a Response is falsy when it is an error: eventually_sync cannot return it)
+
+    def answered() -> bool:
+        answers.append(requests.get(url, timeout=10))
+        return answers[-1].status_code == status
+
+    eventually_sync(answered, timeout=30, interval=0.1, what=f"{url} answers {status}")
+    return answers[-1]
 
 
-def test_readyz_turns_503_while_redis_is_unreachable_and_back(transactional_db):
-    redis = RedisServer()  # a private one: its port is closed until started
-    server = start_server(REDIS_URL=redis.url)
-    try:
-        down = wait_status(f"{server.http}/readyz", 503)
-        assert down.status_code == 503
-        assert "redis unreachable" in down.json()["detail"]
-        assert requests.get(f"{server.http}/healthz", timeout=10).status_code == 200
-        redis.start()
-        assert wait_status(f"{server.http}/readyz", 200).json() == {"status": "ready"}
-        redis.stop()
-        assert wait_status(f"{server.http}/readyz", 503).status_code == 503
-    finally:
-        redis.stop()
-        server.stop()
+def test_readyz_turns_503_while_redis_is_unreachable_and_back(servers, private_redis):
+    server = servers.start(REDIS_URL=private_redis.url)  # its port is closed until started
+    down = wait_status(f"{server.http}/readyz", 503)
+    assert "redis unreachable" in down.json()["detail"]
+    assert requests.get(f"{server.http}/healthz", timeout=10).status_code == 200
+    private_redis.start()
+    assert wait_status(f"{server.http}/readyz", 200).json() == {"status": "ready"}
+    private_redis.stop()
+    wait_status(f"{server.http}/readyz", 503)
 
 
-@pytest.fixture
-def writer(transactional_db, make_user):
-    user = make_user("writer")
-    document = Document.objects.create(title="metrics", owner=user)
-    return str(document.id), ApiToken.issue(user)[1]
-
-
-def metric(text: str, name: str) -> float:
-    """The value of a sample line `name value` (labels included in `name`)."""
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"{name} not in /metrics")
-
-
-async def test_metrics_count_connections_updates_relays_and_refusals(live_server_process, writer):
-    document_id, token = writer
+async def test_metrics_count_connections_updates_relays_and_refusals(
+    live_server_process, owned_document
+):
+    document_id, token = owned_document
     server = live_server_process
     url = f"{server.ws}/ws/documents/{document_id}"
-    alice = await YClient(f"{url}?token={token}").connect()
+    alice = await YClient(f"{url}?token={token}&ack=1").connect()
     bob = await YClient(f"{url}?token={token}").connect()
     await alice.wait_synced()
     await bob.wait_synced()
@@ -83,7 +65,7 @@ async def test_metrics_count_connections_updates_relays_and_refusals(live_server
         with pytest.raises(websockets.ConnectionClosed):
             await stranger.recv()
     assert stranger.close_code == 4401
-    await asyncio.sleep(0.3)  # let the write-behind commit
+    await alice.wait_durable()  # committed: the flush is counted
 
     response = await asyncio.to_thread(requests.get, f"{server.http}/metrics", timeout=10)
     assert response.status_code == 200
@@ -103,12 +85,12 @@ async def test_metrics_count_connections_updates_relays_and_refusals(live_server
 
 
 async def test_metrics_show_a_stored_edit_that_waits_for_an_edit_it_depends_on(
-    live_server_process, writer
+    live_server_process, owned_document
 ):
-    document_id, token = writer
+    document_id, token = owned_document
     first = typed_update("ab", client_id=1)
-    await asyncio.to_thread(
-        append_updates, {document_id: [typed_update("c", client_id=2, base=first)]}
+    await database_sync_to_async(append_updates)(
+        {document_id: [typed_update("c", client_id=2, base=first)]}
     )
     url = f"{live_server_process.ws}/ws/documents/{document_id}?token={token}"
     client = await YClient(url).connect()

@@ -54,7 +54,7 @@ def test_every_operation_answers_as_its_schema_says(case, owner_world):
             params[name] = owner_world["document"]
     if "version_id" in params:
         params["version_id"] = owner_world["version"]
-    response = case.call_wsgi(headers={"Authorization": f"Bearer {owner_world['token']}"})
+    response = case.call(headers={"Authorization": f"Bearer {owner_world['token']}"})
     case.validate_response(
         response,
         checks=(

@@ -9,24 +9,31 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import requests
 from pycrdt import XmlElement, XmlFragment, XmlText
 
-from documents.models import ApiToken, Document, DocumentVersion, Membership
+from documents.models import Document, DocumentVersion
 from documents.storage import append_updates
-from tests.support.server import start_server
+from tests.support.api import api, metric, metrics
 from tests.support.tiptap import paragraphs_document
-from tests.support.yclient import YClient
+from tests.support.waiting import eventually
+from tests.support.yclient import YClient, synced_client
 
 
 @pytest.fixture
-def team(transactional_db, make_user):
-    owner = make_user("alice")
-    editor = make_user("bob")
-    document = Document.objects.create(title="minutes", owner=owner)
-    Membership.objects.create(document=document, user=editor, role="editor")
-    append_updates({str(document.id): [paragraphs_document("one", "two").get_update()]})
-    return str(document.id), ApiToken.issue(owner)[1], ApiToken.issue(editor)[1]
+def minutes(team):
+    """The team's document with two paragraphs: (document id, owner's and editor's tokens)."""
+    append_updates({team["document"]: [paragraphs_document("one", "two").get_update()]})
+    return team["document"], team["owner"], team["member"]
+
+
+@pytest.fixture
+async def alice_and_bob(live_server_process, minutes):
+    """The owner (alice) and the editor (bob) on a live server, synced; closed after the test."""
+    document_id, alice_token, bob_token = minutes
+    clients = [await connect(live_server_process, document_id, t) for t in (alice_token, bob_token)]
+    yield clients
+    for client in clients:
+        await client.close()
 
 
 def lines(client: YClient) -> list[str]:
@@ -34,20 +41,8 @@ def lines(client: YClient) -> list[str]:
     return [str(p.children[0]) if len(p.children) else "" for p in fragment.children]
 
 
-def api(server, token, method, path, **kwargs):
-    return requests.request(
-        method,
-        f"{server.http}/api/documents/{path}",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-        **kwargs,
-    )
-
-
-async def connect(server, document_id, token) -> YClient:
-    client = await YClient(f"{server.ws}/ws/documents/{document_id}?token={token}").connect()
-    await client.wait_synced()
-    return client
+async def connect(server, document_id, token, query="") -> YClient:
+    return await synced_client(server, document_id, token, query)
 
 
 def append_paragraph(client: YClient, text: str) -> None:
@@ -61,12 +56,11 @@ def type_into(client: YClient, index: int, text: str) -> None:
 
 
 async def test_restore_while_two_clients_edit_converges_on_version_plus_later_edits(
-    live_server_process, team
+    live_server_process, minutes, alice_and_bob
 ):
-    document_id, alice_token, bob_token = team
+    document_id, alice_token, bob_token = minutes
     server = live_server_process
-    alice = await connect(server, document_id, alice_token)
-    bob = await connect(server, document_id, bob_token)
+    alice, bob = alice_and_bob
     assert lines(alice) == lines(bob) == ["one", "two"]
 
     taken = await asyncio.to_thread(
@@ -74,7 +68,11 @@ async def test_restore_while_two_clients_edit_converges_on_version_plus_later_ed
     )
     assert taken.status_code == 201
     version = taken.json()
-    assert (version["name"], version["author"], version["preview"]) == ("agreed", "bob", "one two")
+    assert (version["name"], version["author"], version["preview"]) == (
+        "agreed",
+        "member",
+        "one two",
+    )
 
     append_paragraph(alice, "three")
     type_into(bob, 1, " and a half")
@@ -98,15 +96,14 @@ async def test_restore_while_two_clients_edit_converges_on_version_plus_later_ed
 
     listed = await asyncio.to_thread(api, server, alice_token, "get", f"{document_id}/versions/")
     assert [v["name"] for v in listed.json()["results"]] == ["agreed"]  # history is kept
-    for client in (alice, bob):
-        await client.close()
 
 
-async def test_restoring_during_continuous_typing_leaves_everyone_equal(live_server_process, team):
-    document_id, alice_token, bob_token = team
+async def test_restoring_during_continuous_typing_leaves_everyone_equal(
+    live_server_process, minutes, alice_and_bob
+):
+    document_id, alice_token, _ = minutes
     server = live_server_process
-    alice = await connect(server, document_id, alice_token)
-    bob = await connect(server, document_id, bob_token)
+    alice, bob = alice_and_bob
     taken = await asyncio.to_thread(
         api, server, alice_token, "post", f"{document_id}/versions/", json={"name": "base"}
     )
@@ -117,7 +114,7 @@ async def test_restoring_during_continuous_typing_leaves_everyone_equal(live_ser
         for n in range(40):
             type_into(bob, 0, str(n % 10))
             append_paragraph(alice, f"line {n}")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # a pace: the restore lands amid the typing
 
     typing = asyncio.create_task(keep_typing())
     restored = await asyncio.to_thread(
@@ -130,68 +127,67 @@ async def test_restoring_during_continuous_typing_leaves_everyone_equal(live_ser
         return api(server, alice_token, "get", f"{document_id}/content?format=text").text
 
     await alice.wait_for(lambda: lines(alice) == lines(bob), timeout=20)
-    for _ in range(100):
-        if await asyncio.to_thread(stored_lines) == "\n".join(lines(alice)):
-            break
-        await asyncio.sleep(0.05)
-    assert await asyncio.to_thread(stored_lines) == "\n".join(lines(bob))
+    await eventually(
+        lambda: asyncio.to_thread(lambda: stored_lines() == "\n".join(lines(bob))),
+        timeout=30,
+        what="the stored content equals the clients'",
+    )
     assert "line 39" in lines(alice)  # typed after the restore began: kept
-    for client in (alice, bob):
-        await client.close()
 
 
-async def test_a_restore_reaches_a_client_of_a_room_that_was_not_open(team):
-    document_id, alice_token, _ = team
-    server = await asyncio.to_thread(start_server)
-    try:
-        taken = await asyncio.to_thread(
-            api, server, alice_token, "post", f"{document_id}/versions/", json={"name": "v"}
-        )
-        writer = await connect(server, document_id, alice_token)
-        append_paragraph(writer, "later")
-        await asyncio.sleep(0.3)
-        await writer.close()
-        restored = await asyncio.to_thread(
-            api,
-            server,
-            alice_token,
-            "post",
-            f"{document_id}/versions/{taken.json()['id']}/restore/",
-        )
-        assert restored.status_code == 200
-        reader = await connect(server, document_id, alice_token)
-        assert lines(reader) == ["one", "two"]
-        await reader.close()
-    finally:
-        await asyncio.to_thread(server.stop)
+async def test_a_restore_reaches_a_client_of_a_room_that_was_not_open(servers, minutes):
+    document_id, alice_token, _ = minutes
+    server = await asyncio.to_thread(servers.start, COLLAB_ROOM_IDLE_SECONDS="0")
+    taken = await asyncio.to_thread(
+        api, server, alice_token, "post", f"{document_id}/versions/", json={"name": "v"}
+    )
+    writer = await connect(server, document_id, alice_token, "&ack=1")
+    append_paragraph(writer, "later")
+    await writer.wait_durable()
+    await writer.close()
+    await eventually(
+        lambda: asyncio.to_thread(lambda: metric(metrics(server), "collab_open_rooms") == 0),
+        timeout=30,
+        what="the room unloaded",
+    )
+    restored = await asyncio.to_thread(
+        api,
+        server,
+        alice_token,
+        "post",
+        f"{document_id}/versions/{taken.json()['id']}/restore/",
+    )
+    assert restored.status_code == 200
+    reader = await connect(server, document_id, alice_token)
+    assert lines(reader) == ["one", "two"]
+    await reader.close()
 
 
-async def test_automatic_versions_are_taken_while_a_document_is_edited(team):
-    document_id, alice_token, _ = team
-    server = await asyncio.to_thread(start_server, COLLAB_AUTO_VERSION_MINUTES="0.01")
-    try:
-        alice = await connect(server, document_id, alice_token)
-        append_paragraph(alice, "edited")
+async def test_automatic_versions_are_taken_while_a_document_is_edited(servers, minutes):
+    document_id, alice_token, _ = minutes
+    server = await asyncio.to_thread(servers.start, COLLAB_AUTO_VERSION_MINUTES="0.01")
+    alice = await connect(server, document_id, alice_token)
+    append_paragraph(alice, "edited")
 
-        def automatic_versions():
-            listed = api(server, alice_token, "get", f"{document_id}/versions/").json()
-            return [v for v in listed["results"] if v["automatic"]]
+    def automatic_versions():
+        listed = api(server, alice_token, "get", f"{document_id}/versions/").json()
+        return [v for v in listed["results"] if v["automatic"]]
 
-        for _ in range(200):  # alice keeps typing until the server takes a version
-            if await asyncio.to_thread(automatic_versions):
-                break
-            type_into(alice, 2, ".")
-            await asyncio.sleep(0.05)
-        automatic = await asyncio.to_thread(automatic_versions)
-        assert automatic and automatic[0]["author"] is None
-        assert automatic[0]["preview"].startswith("one two edited.")
-        await alice.close()
-    finally:
-        await asyncio.to_thread(server.stop)
+    async def versioned_while_typing():
+        """Alice keeps typing (one key per look) until the server takes a version."""
+        if found := await asyncio.to_thread(automatic_versions):
+            return found
+        type_into(alice, 2, ".")
+        return None
+
+    automatic = await eventually(versioned_while_typing, timeout=30, interval=0.05)
+    assert automatic and automatic[0]["author"] is None
+    assert automatic[0]["preview"].startswith("one two edited.")
+    await alice.close()
 
 
-def test_a_version_keeps_its_snapshot_and_preview(transactional_db, team):
-    document_id, _, _ = team
+def test_a_version_keeps_its_snapshot_and_preview(transactional_db, minutes):
+    document_id, _, _ = minutes
     from documents import versions
 
     version = versions.create_version(Document.objects.get(id=document_id), name="v1")

@@ -12,6 +12,7 @@ The caller provides the database (the servers use the one Django is connected to
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import queue
@@ -84,16 +85,18 @@ class NodeClients:
 
     def __init__(self, config: dict, log_path: Path):
         self.log_path = log_path
-        self.process = subprocess.Popen(
-            ["node", str(NODE_CLIENT), json.dumps(config)],
-            cwd=NODE_CLIENT.parent,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_path.open("ab"),
-            text=True,
-        )
+        with log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                ["node", str(NODE_CLIENT), json.dumps(config)],
+                cwd=NODE_CLIENT.parent,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         self.events: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -117,6 +120,10 @@ class NodeClients:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        self._reader.join(10)  # it reads to the end of the dead process's output
+        self.process.stdout.close()
 
 
 class Faults:
@@ -147,7 +154,7 @@ class Faults:
             server = self.servers[index]
             server.kill()
             down = self._down_for()
-            time.sleep(down)
+            time.sleep(down)  # the fault itself: how long the process stays dead
             server.start()
             self.done.append(f"SIGKILL server {index} ({down:.1f} s down)")
 
@@ -156,7 +163,7 @@ class Faults:
     def _restart_redis(self) -> None:
         self.redis.stop()
         down = self._down_for()
-        time.sleep(down)
+        time.sleep(down)  # the fault itself: how long Redis stays away
         self.redis.start()
         self.done.append(f"Redis restart ({down:.1f} s down)")
 

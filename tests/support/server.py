@@ -11,13 +11,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 from django.conf import settings
 from django.db import connection
+
+from tests.support.held_store import RELEASE_SIGNAL
+from tests.support.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +49,7 @@ WAYS_TO_RUN = {
     "daphne": ["-m", "daphne", "-p", "{port}", "collab.asgi:application"],
     "uvicorn": ["-m", "uvicorn", "--port", "{port}", "collab.asgi:application"],
 }
+HELD_STORE_LAUNCHER = ["-m", "tests.support.held_store"]  # in place of manage.py
 
 
 @dataclass
@@ -55,6 +59,8 @@ class ServerProcess:
     way: str = "serve"
     process: subprocess.Popen | None = None
     log_path: Path = field(default_factory=lambda: Path("/dev/null"))
+    # manage.py run through tests.support.held_store: commits wait for release_store()
+    held_store: bool = False
 
     @property
     def http(self) -> str:
@@ -69,24 +75,44 @@ class ServerProcess:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"serve-{self.port}.log"
         argv = [arg.format(port=self.port) for arg in WAYS_TO_RUN[self.way]]
-        self.process = subprocess.Popen(
-            [sys.executable, *argv],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log_path}")
-            try:
-                if requests.get(self.http + "/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not come up; see {self.log_path}")
+        if self.held_store:
+            assert argv[0] == "manage.py", f"a held store needs manage.py, not {self.way}"
+            argv[:1] = HELD_STORE_LAUNCHER
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, *argv],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            eventually_sync(
+                self._healthy, timeout=timeout, interval=0.1, what=f"/healthz; see {self.log_path}"
+            )
+        except BaseException:
+            self.kill()  # never leave a half-started process behind
+            raise
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited early; see {self.log_path}")
+        try:
+            return requests.get(self.http + "/healthz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def release_store(self) -> None:
+        """Let a held store (`start_server(held_store=True)`) commit."""
+        assert self.held_store, "this server's store is not held"
+        self.process.send_signal(RELEASE_SIGNAL)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int | None:
         if self.process is None or self.process.poll() is not None:
@@ -120,5 +146,39 @@ def server_env(**overrides: str) -> dict:
     return env
 
 
-def start_server(way: str = "serve", **env_overrides: str) -> ServerProcess:
-    return ServerProcess(port=free_port(), env=server_env(**env_overrides), way=way).start()
+def start_server(
+    way: str = "serve", *, held_store: bool = False, **env_overrides: str
+) -> ServerProcess:
+    """A server on a free port, run one of WAYS_TO_RUN; `held_store`: it commits nothing until
+    `release_store()`."""
+    env = server_env(**env_overrides)
+    return ServerProcess(port=free_port(), env=env, way=way, held_store=held_store).start()
+
+
+class ServerGroup:
+    """Servers started for one test, all stopped on exit (a fixture's finalizer)."""
+
+    def __init__(self) -> None:
+        self.started: list[ServerProcess] = []
+
+    def start(self, **options) -> ServerProcess:
+        """`start_server(**options)`, remembered for the stop."""
+        server = start_server(**options)
+        self.started.append(server)
+        return server
+
+    def start_cluster(self, count: int, redis_url: str, **env: str) -> list[ServerProcess]:
+        """`count` processes serving together: one Redis, a channel prefix of their own (tests
+        never hear each other on the shared Redis)."""
+        prefix = "t" + uuid.uuid4().hex[:10]
+        return [
+            self.start(REDIS_URL=redis_url, COLLAB_CHANNEL_PREFIX=prefix, **env)
+            for _ in range(count)
+        ]
+
+    def __enter__(self) -> ServerGroup:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for server in self.started:
+            server.stop()

@@ -33,6 +33,11 @@ class TcpProxy:
         with contextlib.suppress(Exception):
             self._loop.run_forever()
         server.close()
+        pipes = asyncio.all_tasks(self._loop)
+        for task in pipes:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pipes, return_exceptions=True))
+        self._loop.close()
 
     async def _handle(self, reader, writer) -> None:
         if self.cut_off:
@@ -75,3 +80,10 @@ class TcpProxy:
     def stop(self) -> None:
         self.cut()
         self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def __enter__(self) -> TcpProxy:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

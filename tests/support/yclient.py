@@ -20,8 +20,10 @@ from documents.sync.protocol import (
     SyncStep1,
     SyncStep2,
     SyncUpdate,
+    decode_state_vector,
 )
 from documents.sync.varint import Reader
+from tests.support.waiting import eventually
 
 
 class YClient:
@@ -123,11 +125,27 @@ class YClient:
         return self.close_code
 
     async def wait_for(self, predicate, timeout: float = 10) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not predicate():
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("condition not reached")
-            await asyncio.sleep(0.01)
+        await eventually(predicate, timeout=timeout)
+
+    def own_clock(self) -> int:
+        """How many changes this client made (its clock in its own state vector)."""
+        return decode_state_vector(self.doc.get_state()).get(self.doc.client_id, 0)
+
+    def acknowledged_clock(self) -> int:
+        """This client's clock in the server's latest durable acknowledgement (message 100)."""
+        if not self.acks:
+            return 0
+        return decode_state_vector(self.acks[-1]).get(self.doc.client_id, 0)
+
+    async def wait_durable(self, timeout: float = 30) -> None:
+        """Wait until the server acknowledged every edit this client made so far as stored.
+        Needs a connection opened with `?ack=1` (SPEC.md, durable acknowledgement)."""
+        clock = self.own_clock()
+        await eventually(
+            lambda: self.acknowledged_clock() >= clock,
+            timeout=timeout,
+            what=f"durable acknowledgement of clock {clock} (connected with ?ack=1?)",
+        )
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -141,3 +159,15 @@ class YClient:
 
 def fragment_text(doc: Doc) -> str:
     return str(doc.get("default", type=XmlFragment))
+
+
+def document_url(server, document_id: str, token: str, query: str = "") -> str:
+    """The WebSocket URL of a document on a test server, with a token (and `&...` extras)."""
+    return f"{server.ws}/ws/documents/{document_id}?token={token}{query}"
+
+
+async def synced_client(server, document_id: str, token: str, query: str = "") -> YClient:
+    """A client connected to the document and synced with the server."""
+    client = await YClient(document_url(server, document_id, token, query)).connect()
+    await client.wait_synced()
+    return client
