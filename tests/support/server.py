@@ -45,7 +45,7 @@ def database_url_of_test_db() -> str:
 # The documented ways to run Collab (docs/self-hosting.md), as the command each one starts.
 WAYS_TO_RUN = {
     "serve": ["manage.py", "serve", "--port", "{port}"],
-    "serve --server uvicorn": ["manage.py", "serve", "--server", "uvicorn", "--port", "{port}"],
+    "serve --server daphne": ["manage.py", "serve", "--server", "daphne", "--port", "{port}"],
     "daphne": ["-m", "daphne", "-p", "{port}", "collab.asgi:application"],
     "uvicorn": ["-m", "uvicorn", "--port", "{port}", "collab.asgi:application"],
 }
