@@ -17,14 +17,13 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from documents.db import in_db_thread
+from documents.db import aware, in_db_thread
 from documents.models import Document, DocumentSnapshot, DocumentUpdate
 from documents.sync.causal import fold_causally
 from documents.sync.store import StoredDocument, load_from
@@ -113,7 +112,7 @@ def stored_rows(name: str) -> tuple[bytes | None, list[tuple[int, bytes, datetim
     with connection.cursor() as cursor:
         cursor.execute(_LOG_ROWS, [document_key])
         rows = [
-            (row_id, bytes(data), _aware(created_at))
+            (row_id, bytes(data), aware(created_at))
             for row_id, data, created_at in cursor.fetchall()
         ]
         cursor.execute(_LATEST_SNAPSHOT, [document_key])
@@ -126,13 +125,6 @@ _LATEST_SNAPSHOT = (
     f"SELECT data FROM {DocumentSnapshot._meta.db_table} WHERE document_id = %s"
     " ORDER BY id DESC LIMIT 1"
 )
-
-
-def _aware(value: datetime | str) -> datetime:
-    """SQLite's driver hands back naive UTC datetimes (or text); Postgres aware ones."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _stored_document(name: str, snapshot: bytes | None, rows) -> StoredDocument:

@@ -14,33 +14,67 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.contrib.auth import get_user
+from django.contrib.auth import get_user, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.db.models import DateTimeField
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from documents.db import in_db_thread
+from documents.db import aware, in_db_thread
 from documents.models import ApiToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def active_token(token: str) -> ApiToken | None:
-    """The row of `token` if it exists and its user is active (user preloaded), or None."""
-    row = (
-        ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(token)).first()
-        if token
-        else None
-    )
-    if row is None or not row.user.is_active:
+    """The row of `token` if it exists and its user is active (user preloaded), or None.
+
+    One SQL statement: the ORM built the same join for every handshake, about 0.6 ms of CPU,
+    a fifth of what a reconnect storm costs per client (docs/benchmarks.md)."""
+    if not token:
         return None
+    with connection.cursor() as cursor:
+        cursor.execute(_TOKEN_AND_USER, [ApiToken.hash(token)])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    token_id, last_used_at, *user_values = found
+    user_values = [
+        aware(value) if name in _USER_DATETIMES else value
+        for name, value in zip(_USER_FIELDS, user_values, strict=True)
+    ]
+    user = get_user_model().from_db(connection.alias, _USER_FIELDS, user_values)
+    if not user.is_active:
+        return None
+    row = ApiToken.from_db(
+        connection.alias,
+        ["id", "user_id", "last_used_at"],
+        [token_id, user.pk, aware(last_used_at)],
+    )
+    row.user = user
     now = timezone.now()
     # A write (and a commit) per connection was most of a reconnect storm's database time;
     # "last used" to the minute is what the admin needs.
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
     return row
+
+
+_USER_FIELDS = [field.attname for field in get_user_model()._meta.concrete_fields]
+_USER_DATETIMES = {
+    field.attname
+    for field in get_user_model()._meta.concrete_fields
+    if isinstance(field, DateTimeField)
+}
+_TOKEN_AND_USER = (
+    "SELECT t.id, t.last_used_at, "
+    + ", ".join(f"u.{connection.ops.quote_name(name)}" for name in _USER_FIELDS)
+    + f" FROM {ApiToken._meta.db_table} t"
+    + f" JOIN {get_user_model()._meta.db_table} u ON u.{get_user_model()._meta.pk.column}"
+    + " = t.user_id WHERE t.key_hash = %s"
+)
 
 
 def user_for_token(token: str):
