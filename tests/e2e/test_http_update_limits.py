@@ -11,6 +11,8 @@ import asyncio
 import json
 import socket
 
+import pytest
+
 from tests.support.api import post_update, typed
 from tests.support.yclient import synced_client
 
@@ -35,9 +37,12 @@ def post_by_hand(server, document_id: str, token: str, framing: str, body: bytes
     return response
 
 
-def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(owned_document, servers):
+@pytest.mark.parametrize("way", ["serve", "serve --server daphne"])  # each refuses its own way
+def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(
+    way, owned_document, servers
+):
     document_id, token = owned_document
-    server = servers.start(COLLAB_MAX_MESSAGE_BYTES="65536")
+    server = servers.start(way=way, COLLAB_MAX_MESSAGE_BYTES="65536")
     # a gigabyte announced, and not one byte of it sent
     response = post_by_hand(server, document_id, token, f"Content-Length: {1024**3}")
     head, _, body = response.partition(b"\r\n\r\n")
@@ -48,9 +53,10 @@ def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(owned_
     assert post_update(server, document_id, token, typed("small")).status_code == 204
 
 
-def test_a_chunked_body_is_refused_413_once_it_passes_the_limit(owned_document, servers):
+@pytest.mark.parametrize("way", ["serve", "serve --server daphne"])  # each refuses its own way
+def test_a_chunked_body_is_refused_413_once_it_passes_the_limit(way, owned_document, servers):
     document_id, token = owned_document
-    server = servers.start(COLLAB_MAX_MESSAGE_BYTES="65536")
+    server = servers.start(way=way, COLLAB_MAX_MESSAGE_BYTES="65536")
     chunk = b"\x00" * 70_000
     # no last chunk: the server must answer without waiting for the end
     response = post_by_hand(

@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from documents.sync.store import MemoryStore
+from documents.sync.store import HeldStore, MemoryStore
 from documents.sync.write_behind import WriteBehind
+from tests.support.waiting import eventually
 
 
-class SlowCommits(MemoryStore):
-    """A store whose appends wait until the test lets them finish (a slow database)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = asyncio.Event()
-        self.finish = asyncio.Event()
-
-    async def append(self, batch):
-        self.started.set()
-        await self.finish.wait()
-        await super().append(batch)
-
-
-def writer_on(store: MemoryStore) -> WriteBehind:
+def writer_on(store: HeldStore) -> WriteBehind:
     return WriteBehind(
         store,
         interval=0.01,
@@ -33,28 +20,28 @@ def writer_on(store: MemoryStore) -> WriteBehind:
 
 
 async def test_flush_returns_only_after_the_commit_in_flight():
-    store = SlowCommits()
+    store = HeldStore(MemoryStore())  # a slow database: commits wait for release()
     writer = writer_on(store)
     writer.start()
     writer.add("doc", b"edit")
-    await store.started.wait()  # the background commit took the batch: nothing is pending
+    await eventually(lambda: not writer.pending, what="the background commit took the batch")
     flushing = asyncio.ensure_future(writer.flush())
     await asyncio.sleep(0)  # one loop turn: flush has had its chance to return early
     assert not flushing.done()
-    store.finish.set()
+    store.release()
     await flushing
-    assert store.logs["doc"] == [b"edit"]
+    assert store.inner.logs["doc"] == [b"edit"]
     await writer.stop()
 
 
 async def test_stopping_never_cancels_a_commit_in_flight():
-    store = SlowCommits()
+    store = HeldStore(MemoryStore())  # a slow database: commits wait for release()
     writer = writer_on(store)
     writer.start()
     writer.add("doc", b"edit")
-    await store.started.wait()
+    await eventually(lambda: not writer.pending, what="the background commit took the batch")
     stopping = asyncio.ensure_future(writer.stop())
-    await asyncio.sleep(0)
-    store.finish.set()
+    await asyncio.sleep(0)  # one loop turn: stop has had its chance to cancel the commit
+    store.release()
     await stopping
-    assert store.logs["doc"] == [b"edit"]
+    assert store.inner.logs["doc"] == [b"edit"]
