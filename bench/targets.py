@@ -223,19 +223,9 @@ class Collab(Target):
         return self
 
     def _argv(self, port: int) -> list[str]:
-        if self.server == "daphne":
-            return [sys.executable, "manage.py", "serve", "--port", str(port)]
-        uvicorn = str(Path(sys.executable).parent / "uvicorn")
-        return [
-            uvicorn,
-            "collab.asgi:application",
-            "--host=127.0.0.1",
-            f"--port={port}",
-            "--lifespan=off",
-            "--no-access-log",
-            "--log-level=warning",
-            "--ws-max-size=16777216",
-        ]
+        # What an operator runs: `manage.py serve`, with the server named (its default is
+        # not what the target measures).
+        return [sys.executable, "manage.py", "serve", "--server", self.server, "--port", str(port)]
 
     def admin(self, *args: str, env: dict | None = None) -> dict:
         done = subprocess.run(

@@ -242,9 +242,9 @@ COLLAB_ROOM_IDLE_SECONDS = env_int("COLLAB_ROOM_IDLE_SECONDS", 30)
 COLLAB_PENDING_BYTES_LIMIT = env_int("COLLAB_PENDING_BYTES_LIMIT", 256 * 1024 * 1024)
 COLLAB_SEND_QUEUE_LIMIT = env_int("COLLAB_SEND_QUEUE_LIMIT", 10_000)
 COLLAB_SEND_BUFFER_LIMIT = env_int("COLLAB_SEND_BUFFER_LIMIT", 32 * 1024 * 1024)
-# The ASGI server `manage.py serve` runs (documents.server.adapters): uvicorn, measured faster
-# with many rooms than daphne (docs/benchmarks.md).
-COLLAB_SERVER = env_str("COLLAB_SERVER", "uvicorn")
+# The ASGI server `manage.py serve` runs (documents.server.adapters): daphne, as SPEC.md says;
+# uvicorn is the documented alternative (docs/self-hosting.md#asgi-servers).
+COLLAB_SERVER = env_str("COLLAB_SERVER", "daphne")
 COLLAB_ANTI_ENTROPY_SECONDS = env_int("COLLAB_ANTI_ENTROPY_SECONDS", 5)
 COLLAB_CONNECTIONS_PER_MINUTE = env_int("COLLAB_CONNECTIONS_PER_MINUTE", 600)
 COLLAB_MAX_DOCUMENT_BYTES = env_int("COLLAB_MAX_DOCUMENT_BYTES", 64 * 1024 * 1024)

@@ -17,104 +17,26 @@ import asyncio
 import contextlib
 import logging
 import uuid
-import weakref
 from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from documents.access import NO_DOCUMENT, at_least, role_on
+from documents.access import NO_DOCUMENT, role_on
 from documents.db import in_db_thread
-from documents.models import Role
 from documents.server import live_connections, metrics
 from documents.server.origins import handshake_origin, origin_allowed
 from documents.server.ratelimit import ConnectionRateLimit, TokenBucket
 from documents.server.runtime import get_registry
+from documents.server.socket_client import SocketClient
 from documents.sync.closecodes import CloseCode
 from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, SyncStep1, message_type
 from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
-_open_clients: weakref.WeakSet[SocketClient] = weakref.WeakSet()
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024
 MAX_MESSAGE_BYTES = settings.COLLAB_MAX_MESSAGE_BYTES
 connection_rate = ConnectionRateLimit(settings.COLLAB_CONNECTIONS_PER_MINUTE)
-
-
-class SocketClient:
-    """The engine's view of one socket: a non-blocking send queue drained by a writer task."""
-
-    def __init__(self, consumer: DocumentConsumer, role: str, wants_ack: bool) -> None:
-        self.consumer = consumer
-        self.user_id = consumer.scope["user"].pk
-        self.token_id = consumer.scope.get("api_token_id")  # revoking it closes this socket
-        self.handshake_at = consumer.scope.get("handshake_at")  # before credentials were read
-        self.role = role
-        self.can_write = at_least(role, Role.EDITOR)
-        self.wants_ack = wants_ack
-        self.address = consumer.client_address
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._limit = settings.COLLAB_SEND_QUEUE_LIMIT
-        self._byte_limit = settings.COLLAB_SEND_BUFFER_LIMIT
-        self._queued_bytes = 0
-        self._closing = False
-        loop = asyncio.get_running_loop()
-        self.close_sent: asyncio.Future[None] = loop.create_future()
-        self._writer = loop.create_task(self._drain())
-        _open_clients.add(self)
-
-    def send(self, frame: bytes) -> None:
-        if self._closing:
-            return
-        if self._queue.qsize() >= self._limit or self._queued_bytes + len(frame) > self._byte_limit:
-            self.close(CloseCode.TOO_SLOW)
-            return
-        self._queued_bytes += len(frame)
-        self._queue.put_nowait(frame)
-
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
-    def close(self, code: int) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        if code == CloseCode.TOO_SLOW:
-            # What waits for a peer that does not read is dropped, not drained: under uvicorn
-            # (which waits for the peer before every send) it would never drain. The close
-            # frame goes out if the peer reads again; otherwise the server's ping timeout
-            # ends the connection. The room stops sending to it now either way.
-            self._writer.cancel()
-            self._queued_bytes = 0
-        else:
-            self._queue.put_nowait(None)
-        self.consumer.close_after_drain(code)
-
-    async def _drain(self) -> None:
-        send = self.consumer.send
-        queue = self._queue
-        try:
-            while (frame := await queue.get()) is not None:
-                await send({"type": "websocket.send", "bytes": frame})
-                self._queued_bytes -= len(frame)
-                while not queue.empty():  # what queued meanwhile, without a task switch each
-                    if (frame := queue.get_nowait()) is None:
-                        return
-                    await send({"type": "websocket.send", "bytes": frame})
-                    self._queued_bytes -= len(frame)
-        except Exception as exc:
-            # The peer is gone (uvicorn raises ClientDisconnected, autobahn Disconnected): the
-            # server also sends websocket.disconnect, which cleans up. Not worth a traceback.
-            log.debug("send to %s failed: %r", self.address, exc)
-            self._closing = True
-
-    async def flushed(self) -> None:
-        await self._writer
-
-    def stop(self) -> None:
-        self._closing = True
-        self._writer.cancel()
 
 
 class DocumentConsumer:
@@ -171,7 +93,14 @@ class DocumentConsumer:
             await self.close(refusal)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        self.client = SocketClient(self, role, wants_ack=query.get("ack", ["0"])[0] == "1")
+        self.client = SocketClient(
+            send=self.send,
+            scope=self.scope,
+            address=self.client_address,
+            role=role,
+            wants_ack=query.get("ack", ["0"])[0] == "1",
+            on_close=self.close_after_drain,
+        )
         rate = settings.COLLAB_AWARENESS_PER_SECOND
         self.awareness_budget = TokenBucket(rate, burst=rate)
         rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
@@ -314,10 +243,3 @@ def _background(coroutine) -> None:
     task = asyncio.get_running_loop().create_task(coroutine)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-
-
-async def closes_sent(timeout: float) -> None:
-    """Wait until every socket told to close has had its close frame handed to the server."""
-    pending = [client.close_sent for client in list(_open_clients) if client.closing]
-    if pending:
-        await asyncio.wait(pending, timeout=timeout)

@@ -27,8 +27,8 @@ EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 async def persist_and_close() -> None:
     """Commit, then close every socket with 1001 and wait until the close frames are out."""
     from documents.server import live_connections
-    from documents.server.consumer import closes_sent
     from documents.server.runtime import current_registry
+    from documents.server.socket_client import closes_sent
 
     registry = current_registry()
     if registry is not None:

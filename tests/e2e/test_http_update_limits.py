@@ -37,7 +37,7 @@ def post_by_hand(server, document_id: str, token: str, framing: str, body: bytes
     return response
 
 
-@pytest.mark.parametrize("way", ["serve", "serve --server daphne"])  # each refuses its own way
+@pytest.mark.parametrize("way", ["serve", "serve --server uvicorn"])  # each refuses its own way
 def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(
     way, owned_document, servers
 ):
@@ -53,7 +53,7 @@ def test_a_body_announced_over_the_limit_is_refused_413_before_it_is_sent(
     assert post_update(server, document_id, token, typed("small")).status_code == 204
 
 
-@pytest.mark.parametrize("way", ["serve", "serve --server daphne"])  # each refuses its own way
+@pytest.mark.parametrize("way", ["serve", "serve --server uvicorn"])  # each refuses its own way
 def test_a_chunked_body_is_refused_413_once_it_passes_the_limit(way, owned_document, servers):
     document_id, token = owned_document
     server = servers.start(way=way, COLLAB_MAX_MESSAGE_BYTES="65536")

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from documents.sync import protocol
+from tests.support.server import UNDER_DAPHNE
 from tests.support.waiting import eventually
 from tests.support.yclient import YClient, document_url, synced_client
 from tests.unit.fakes import typed_update
@@ -70,11 +71,11 @@ def raw_websocket(port: int, path: str) -> socket.socket:
     return sock
 
 
-@pytest.mark.parametrize("way", ["serve", "serve --server daphne"])
+@pytest.mark.parametrize("way", ["serve", "serve --server uvicorn"])
 async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(
     way, owned_document, servers
 ):
-    """Under daphne the stalled socket is dropped at once; under uvicorn (the default) the room
+    """Under daphne (the default) the stalled socket is dropped at once; under uvicorn the room
     stops sending to it and uvicorn's ping timeout ends it later (docs/self-hosting.md)."""
     document_id, token = owned_document
     server = await asyncio.to_thread(
@@ -101,7 +102,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_go_on(
         except ConnectionError:
             return True
 
-    if "daphne" in way:  # daphne checks buffers every 2 s
+    if way in UNDER_DAPHNE:  # daphne checks buffers every 2 s
         await eventually(lambda: asyncio.to_thread(peer_gone), timeout=30, interval=0.2)
     assert writer.close_code is None and reader.close_code is None
     stalled.close()

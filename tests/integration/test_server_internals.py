@@ -51,3 +51,68 @@ def test_autobahn_formats_its_configuration_only_when_debugging(settings):
 
     adapter.install()
     assert autobahn_protocol.pformat({"a": 1}) == ""
+
+
+class RecordingReactor:
+    """Just what a Twisted TCP connection asks of its reactor, and a record of the writers."""
+
+    def __init__(self) -> None:
+        self.writers: list = []
+
+    def addWriter(self, writer) -> None:
+        if writer not in self.writers:  # a reactor registers a writer once
+            self.writers.append(writer)
+
+    def removeWriter(self, writer) -> None:
+        if writer in self.writers:
+            self.writers.remove(writer)
+
+    def addReader(self, reader) -> None:
+        pass
+
+    def removeReader(self, reader) -> None:
+        pass
+
+
+@pytest.fixture
+def plain_tcp_connection():
+    """A Twisted TCP connection on one end of a socket pair, and the other end."""
+    import socket
+
+    from twisted.internet import tcp
+
+    ours, peer = socket.socketpair()
+    reactor = RecordingReactor()
+    connection = tcp.Connection(ours, protocol=None, reactor=reactor)
+    connection.connected = 1
+    yield connection, peer, reactor
+    ours.close()
+    peer.close()
+
+
+def test_a_frame_goes_to_the_socket_at_once_when_nothing_waits_before_it(plain_tcp_connection):
+    connection, peer, reactor = plain_tcp_connection
+    adapter.write_now(connection, b"frame one")
+    adapter.write_now(connection, b"frame two")
+    assert reactor.writers == []  # never registered with the event loop for writing
+    assert peer.recv(100) == b"frame oneframe two"
+
+
+def test_what_the_socket_does_not_take_is_buffered_by_twisted_in_order(plain_tcp_connection):
+    connection, peer, reactor = plain_tcp_connection
+    big = bytes(range(256)) * 40_000  # 10 MB: more than the socket buffers take
+    adapter.write_now(connection, big)
+    adapter.write_now(connection, b"after")  # must queue behind the rest, not overtake it
+    assert reactor.writers == [connection]
+    waiting = len(connection.dataBuffer) - connection.offset + connection._tempDataLen
+    assert 0 < waiting < len(big) + len(b"after")
+    received = bytearray()
+    peer.setblocking(False)
+    while len(received) < len(big) + len(b"after"):
+        try:
+            chunk = peer.recv(1 << 20)
+        except BlockingIOError:
+            connection.doWrite()  # what the reactor does when the socket is writable again
+            continue
+        received += chunk
+    assert bytes(received) == big + b"after"

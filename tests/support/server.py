@@ -45,10 +45,11 @@ def database_url_of_test_db() -> str:
 # The documented ways to run Collab (docs/self-hosting.md), as the command each one starts.
 WAYS_TO_RUN = {
     "serve": ["manage.py", "serve", "--port", "{port}"],
-    "serve --server daphne": ["manage.py", "serve", "--server", "daphne", "--port", "{port}"],
+    "serve --server uvicorn": ["manage.py", "serve", "--server", "uvicorn", "--port", "{port}"],
     "daphne": ["-m", "daphne", "-p", "{port}", "collab.asgi:application"],
     "uvicorn": ["-m", "uvicorn", "--port", "{port}", "collab.asgi:application"],
 }
+UNDER_DAPHNE = {"serve", "daphne"}  # the ways that run daphne; the others run uvicorn
 HELD_STORE_LAUNCHER = ["-m", "tests.support.held_store"]  # in place of manage.py
 
 

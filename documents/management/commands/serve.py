@@ -1,4 +1,4 @@
-"""Serve the ASGI application with uvicorn (the default) or daphne, with the settings their
+"""Serve the ASGI application with daphne (the default, SPEC.md) or uvicorn, with the settings their
 flags would otherwise need (documents.server.adapters):
 
 - the largest WebSocket message is COLLAB_MAX_MESSAGE_BYTES, and so is the largest HTTP
@@ -16,7 +16,7 @@ SERVERS = ("daphne", "uvicorn")
 
 
 class Command(BaseCommand):
-    help = "Serve Collab (HTTP and WebSocket) with uvicorn or daphne."
+    help = "Serve Collab (HTTP and WebSocket) with daphne or uvicorn."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))

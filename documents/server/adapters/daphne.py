@@ -16,6 +16,11 @@ Each adjustment, and why the ASGI interface alone cannot make it:
   cost tens of microseconds per frame (state checks, statistics, a debug log formatted even
   when off); daphne never uses autobahn's send queue, the only case where a direct write could
   overtake queued bytes.
+- Sent at once: Twisted's `write` buffers every frame, registers the socket with the event loop
+  for writing, and unregisters it once a later turn has written it: two `epoll_ctl` calls and
+  a loop turn per frame, 12% of the server's CPU at 200 rooms (docs/benchmarks.md). When
+  nothing is buffered before it, a frame goes to the socket now, as asyncio's own transports
+  do; what the socket does not take is buffered by Twisted as before.
 - Request bodies: Twisted reads a whole body (spooled to disk) before daphne calls the
   application, so a body over COLLAB_MAX_MESSAGE_BYTES is refused with 413 as soon as its
   Content-Length (or, chunked, its running size) says so, without reading it.
@@ -41,7 +46,7 @@ import txaio
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
-from twisted.internet import defer
+from twisted.internet import defer, tcp
 from twisted.internet.abstract import FileDescriptor
 
 LISTEN_BACKLOG = 2048  # Twisted's 50 overflowed in a reconnect storm (docs/benchmarks.md)
@@ -68,6 +73,10 @@ INTERNALS = [
     (HTTPFactory, "buildProtocol"),
     (FileDescriptor, "dataBuffer"),
     (FileDescriptor, "offset"),
+    (FileDescriptor, "connected"),
+    (FileDescriptor, "disconnecting"),
+    (FileDescriptor, "_writeDisconnected"),
+    (tcp.Connection, "TLS"),
     (autobahn_protocol, "pformat"),
 ]
 INSTANCE_INTERNALS = [
@@ -102,9 +111,31 @@ _autobahn_server_send = WebSocketProtocol.serverSend
 
 def _server_send(self, content, binary=False):
     if binary and self.state == self.STATE_OPEN and self._perMessageCompress is None:
-        self.transport.write(_frame_header(len(content)) + content)
+        write_now(self.transport, _frame_header(len(content)) + content)
         return
     _autobahn_server_send(self, content, binary)
+
+
+def write_now(transport, data: bytes) -> None:
+    """Send `data` on a plain TCP connection now if nothing waits before it; whatever the socket
+    does not take (or any other transport) goes through Twisted's buffered `write`."""
+    if (
+        isinstance(transport, tcp.Connection)
+        and not transport.TLS
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport._tempDataLen
+        and transport.offset >= len(transport.dataBuffer)
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:  # full (EAGAIN, ENOBUFS) or gone: Twisted's own write finds out which
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 class CollabWebSocketFactory(WebSocketFactory):
