@@ -16,14 +16,14 @@ from documents.server import adapters  # noqa: E402
 from documents.server.body_limit import BodyLimit  # noqa: E402
 from documents.server.graceful import Lifespan  # noqa: E402
 from documents.server.routing import websocket_urlpatterns  # noqa: E402
-from documents.token_auth import HandshakeClock, TokenOrSessionAuthMiddleware  # noqa: E402
+from documents.token_auth import HandshakeClock  # noqa: E402
 
 adapters.prepare()  # before any server builds its listeners
 
 application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app, settings.COLLAB_MAX_MESSAGE_BYTES),
-        "websocket": HandshakeClock(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": HandshakeClock(URLRouter(websocket_urlpatterns)),
         "lifespan": Lifespan(),
     }
 )

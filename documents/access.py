@@ -52,5 +52,17 @@ _ROLE_QUERY = (
 )
 
 
+def handshake_access(scope, document_id: str | None):
+    """(user, API token id, role) for a WebSocket handshake, in one trip to a database thread:
+    a thread hop costs more than a query when a reconnect storm queues hundreds of them.
+    The role is None if the user is not authenticated or `document_id` is None."""
+    from documents.token_auth import handshake_user
+
+    user, token_id = handshake_user(scope)
+    if document_id is None or not user.is_authenticated:
+        return user, token_id, None
+    return user, token_id, role_on(user, document_id)
+
+
 def at_least(role: str | None, needed: str) -> bool:
     return role is not None and ROLE_RANK[Role(role)] >= ROLE_RANK[Role(needed)]

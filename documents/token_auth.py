@@ -1,4 +1,4 @@
-"""API tokens: DRF authentication for HTTP, and an ASGI middleware for WebSocket handshakes.
+"""API tokens: DRF authentication for HTTP, and the user of a WebSocket handshake.
 
 A token comes as `Authorization: Bearer TOKEN` or (WebSocket only, since browsers cannot set
 headers there) `?token=TOKEN`. A token that is given but wrong makes the request
@@ -22,7 +22,7 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from documents.db import aware, in_db_thread
+from documents.db import aware
 from documents.models import ApiToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -125,32 +125,22 @@ class HandshakeClock:
         return await self.app(dict(scope, handshake_at=time.monotonic()), receive, send)
 
 
-class TokenOrSessionAuthMiddleware:
-    """Sets scope["user"] from the handshake's token if it carries one, else from the session
-    cookie; with a token also scope["api_token_id"], so that revoking that token closes the
-    connections opened with it.
+def handshake_user(scope):
+    """(user, API token id) for a WebSocket handshake: from its token if it carries one (None
+    and AnonymousUser if that token is wrong), else from its session cookie. Runs on a
+    database thread, in the same call as the role lookup (documents.access.handshake_access).
 
     Not Channels' AuthMiddlewareStack: its user lookup runs on one shared thread (a reconnect
     storm queued every handshake there), and its session middleware wraps `send` to save the
     session, inspecting every frame sent, while a socket never changes the session. Here the
-    session is read once, on the database pool, with Django's own `get_user`."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        token = websocket_token(scope)
-        if token is None:
-            user = await in_db_thread(session_user)(scope)
-            scope = dict(scope, user=user)
-        else:
-            row = await in_db_thread(active_token)(token)
-            scope = dict(
-                scope,
-                user=row.user if row is not None else AnonymousUser(),
-                api_token_id=row.pk if row is not None else None,
-            )
-        return await self.app(scope, receive, send)
+    session is read once, with Django's own `get_user`."""
+    token = websocket_token(scope)
+    if token is None:
+        return session_user(scope), None
+    row = active_token(token)
+    if row is None:
+        return AnonymousUser(), None
+    return row.user, row.pk
 
 
 def session_user(scope):

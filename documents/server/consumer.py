@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from documents.access import NO_DOCUMENT, role_on
+from documents.access import NO_DOCUMENT, handshake_access
 from documents.db import in_db_thread
 from documents.server import live_connections, metrics
 from documents.server.origins import handshake_origin, origin_allowed
@@ -109,20 +109,23 @@ class DocumentConsumer:
         live_connections.joined(self)  # admin's "connected now": a row written in the background
 
     async def _authorize(self) -> tuple[int | None, str | None]:
+        """Origin, then credentials (4401 before anything about the document), then role; the
+        user and the role come from one database call."""
         if not origin_allowed(handshake_origin(self.scope), self.scope):
             return CloseCode.FORBIDDEN, None
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            return CloseCode.UNAUTHENTICATED, None
         try:
-            self.document_id = str(uuid.UUID(self.scope["url_route"]["kwargs"]["document_id"]))
+            document_id = str(uuid.UUID(self.scope["url_route"]["kwargs"]["document_id"]))
         except ValueError:
-            return CloseCode.NOT_FOUND, None
-        role = await in_db_thread(role_on)(user, self.document_id)
-        if role == NO_DOCUMENT:
+            document_id = None
+        user, token_id, role = await in_db_thread(handshake_access)(self.scope, document_id)
+        self.scope = dict(self.scope, user=user, api_token_id=token_id)
+        if not user.is_authenticated:
+            return CloseCode.UNAUTHENTICATED, None
+        if document_id is None or role == NO_DOCUMENT:
             return CloseCode.NOT_FOUND, None
         if role is None:
             return CloseCode.FORBIDDEN, None
+        self.document_id = document_id
         return None, role
 
     async def receive(self, text_data=None, bytes_data=None):
