@@ -14,6 +14,7 @@ from django.conf import settings  # noqa: E402
 
 from documents.server import adapters  # noqa: E402
 from documents.server.body_limit import BodyLimit  # noqa: E402
+from documents.server.gc_tuning import settle_after_startup  # noqa: E402
 from documents.server.graceful import Lifespan  # noqa: E402
 from documents.server.routing import websocket_urlpatterns  # noqa: E402
 from documents.token_auth import HandshakeClock  # noqa: E402
@@ -27,3 +28,4 @@ application = ProtocolTypeRouter(
         "lifespan": Lifespan(),
     }
 )
+settle_after_startup()  # last: what is loaded by now lives as long as the process
