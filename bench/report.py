@@ -13,6 +13,8 @@ COLUMNS = [
     ("collab-daphne", "Collab (daphne)"),
     ("collab-uvicorn", "Collab (uvicorn)"),
     ("collab-daphne-postgres", "Collab, 1 process (Postgres)"),
+    ("collab-uvicorn-postgres", "Collab under uvicorn, 1 process (Postgres)"),
+    ("collab-daphne-postgres-nocoalesce", "Collab, 1 process, no coalescing"),
     ("collab-daphne-postgres-redis-2proc", "Collab: Postgres, 2 processes, Redis"),
     ("collab-daphne-postgres-redis-2proc-caddy", "Collab: 2 processes behind Caddy, by document"),
     ("y-websocket", "y-websocket"),

@@ -45,6 +45,8 @@ ONLY = {
     "collab-uvicorn": {"fanout", "ramp"},
     "collab-daphne-postgres": {"memory", *MANY_ROOMS},
     "collab-uvicorn-postgres": {"memory", *MANY_ROOMS},
+    # Coalescing's crossover: the same process relaying every update alone.
+    "collab-daphne-postgres-nocoalesce": {"fanout", "ramp", "rooms"},
     "collab-daphne-postgres-redis-2proc": {"fanout", "cold_load", *MANY_ROOMS},
     "collab-daphne-postgres-redis-2proc-caddy": MANY_ROOMS,
 }

@@ -175,9 +175,15 @@ class Collab(Target):
     """Collab as an operator runs it; `server` is daphne or uvicorn."""
 
     def __init__(
-        self, server: str = "daphne", postgres: bool = False, processes: int = 1, redis: bool = True
+        self,
+        server: str = "daphne",
+        postgres: bool = False,
+        processes: int = 1,
+        redis: bool = True,
+        coalesce: bool = True,
     ):
         self.server = server
+        self.coalesce = coalesce
         self.postgres = postgres
         self.redis = postgres and redis
         self.process_count = processes
@@ -186,6 +192,8 @@ class Collab(Target):
             self.name += "-postgres-redis" if self.redis else "-postgres"
         if processes > 1:
             self.name += f"-{processes}proc"
+        if not coalesce:
+            self.name += "-nocoalesce"
         super().__init__()
         self.token = ""
         self.env: dict = {}
@@ -201,6 +209,7 @@ class Collab(Target):
             COLLAB_CONNECTIONS_PER_MINUTE="100000000",
             # Unload idle rooms soon, so that a cold load can be measured twice in one run.
             COLLAB_ROOM_IDLE_SECONDS="2",
+            COLLAB_COALESCE="1" if self.coalesce else "0",
         )
         if self.postgres:
             env.update(DATABASE_URL=PG_URL)
@@ -265,6 +274,7 @@ class Collab(Target):
             "python": sys.version.split()[0],
             "database": "postgres" if self.postgres else "sqlite (temp dir)",
             "processes": self.process_count,
+            "coalesce": self.coalesce,
             "redis": REDIS_URL if self.redis else None,
         }
         if self.server == "uvicorn":
@@ -343,6 +353,9 @@ def make_target(name: str) -> Target:
         "collab-uvicorn": lambda: Collab("uvicorn"),
         "collab-daphne-postgres": lambda: Collab("daphne", postgres=True, redis=False),
         "collab-uvicorn-postgres": lambda: Collab("uvicorn", postgres=True, redis=False),
+        "collab-daphne-postgres-nocoalesce": lambda: Collab(
+            "daphne", postgres=True, redis=False, coalesce=False
+        ),
         "collab-daphne-postgres-redis-2proc": lambda: Collab("daphne", postgres=True, processes=2),
         "collab-daphne-postgres-redis-2proc-caddy": CollabBehindProxy,
         "y-websocket": YWebsocket,

@@ -245,6 +245,9 @@ COLLAB_SEND_BUFFER_LIMIT = env_int("COLLAB_SEND_BUFFER_LIMIT", 32 * 1024 * 1024)
 # The ASGI server `manage.py serve` runs (documents.server.adapters): daphne, as SPEC.md says;
 # uvicorn is the documented alternative (docs/self-hosting.md#asgi-servers).
 COLLAB_SERVER = env_str("COLLAB_SERVER", "daphne")
+# Merge what a busy room accepts within a few milliseconds into one relayed update
+# (documents.sync.room); off relays every update alone (docs/benchmarks.md measures both).
+COLLAB_COALESCE = env_bool("COLLAB_COALESCE", default=True)
 COLLAB_ANTI_ENTROPY_SECONDS = env_int("COLLAB_ANTI_ENTROPY_SECONDS", 5)
 COLLAB_CONNECTIONS_PER_MINUTE = env_int("COLLAB_CONNECTIONS_PER_MINUTE", 600)
 COLLAB_MAX_DOCUMENT_BYTES = env_int("COLLAB_MAX_DOCUMENT_BYTES", 64 * 1024 * 1024)

@@ -28,6 +28,7 @@ def registry_config() -> RegistryConfig:
         anti_entropy_seconds=settings.COLLAB_ANTI_ENTROPY_SECONDS,
         max_document_bytes=settings.COLLAB_MAX_DOCUMENT_BYTES,
         compact_after_updates=settings.COLLAB_COMPACT_AFTER_UPDATES,
+        coalesce=settings.COLLAB_COALESCE,
     )
 
 
