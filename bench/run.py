@@ -43,7 +43,7 @@ MANY_ROOMS = {"rooms", "capacity", "join_storm"}
 ONLY = {
     "collab-daphne": {"memory", "fanout", "ramp", "cold_load"},
     "collab-uvicorn": {"fanout", "ramp"},
-    "collab-daphne-postgres": {"memory", *MANY_ROOMS},
+    "collab-daphne-postgres": {"memory", "fanout", "ramp", *MANY_ROOMS},
     "collab-uvicorn-postgres": {"memory", *MANY_ROOMS},
     # Coalescing's crossover: the same process relaying every update alone.
     "collab-daphne-postgres-nocoalesce": {"fanout", "ramp", "rooms"},

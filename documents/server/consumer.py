@@ -14,7 +14,6 @@ work with any ASGI application.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from urllib.parse import parse_qs
@@ -227,8 +226,7 @@ class DocumentConsumer:
         async def close_later():
             try:
                 if client is not None:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await client.flushed()
+                    await client.flushed()
                 await self.close(code)
             except Exception as exc:  # the peer went first: nothing to close
                 log.debug("close of %s failed: %r", self.client_address, exc)

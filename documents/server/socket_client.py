@@ -90,7 +90,7 @@ class SocketClient:
     async def flushed(self) -> None:
         """Return once every frame handed to `send` before now is written (or dropped)."""
         if self._writer is not None:
-            await self._writer
+            await asyncio.wait([self._writer])  # returns also when the writer was cancelled
 
     def stop(self) -> None:
         self._closing = True
