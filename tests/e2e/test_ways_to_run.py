@@ -17,7 +17,7 @@ from pycrdt import Doc, Text
 from documents.models import ApiToken, Document
 from documents.storage import load_document_state
 from documents.sync import protocol
-from tests.support.server import WAYS_TO_RUN, start_server
+from tests.support.server import UNDER_DAPHNE, WAYS_TO_RUN, start_server
 from tests.support.waiting import eventually
 from tests.support.yclient import YClient
 
@@ -124,3 +124,13 @@ async def test_clients_that_vanish_at_once_leave_no_traceback_in_the_log(serve, 
     await asyncio.to_thread(server.stop)
     log = server.log()
     assert not re.search(r"Traceback|never retrieved|Exception inside application", log), log
+
+
+async def test_each_way_is_served_by_the_server_it_names(way, serve):
+    """`manage.py serve` runs daphne unless told otherwise (SPEC.md); each server names itself
+    in the `Server` header of its HTTP responses."""
+    server = await serve()
+    response = await asyncio.to_thread(requests.get, server.http + "/healthz", timeout=5)
+    expected = "daphne" if way in UNDER_DAPHNE else "uvicorn"
+    assert response.status_code == 200
+    assert response.headers.get("Server", "").lower().startswith(expected)
