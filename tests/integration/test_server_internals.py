@@ -116,3 +116,44 @@ def test_what_the_socket_does_not_take_is_buffered_by_twisted_in_order(plain_tcp
             continue
         received += chunk
     assert bytes(received) == big + b"after"
+
+
+def test_a_socket_read_reaches_the_reactor_without_twisteds_log_context():
+    import asyncio
+    import socket
+
+    from twisted.internet.asyncioreactor import AsyncioSelectorReactor
+    from twisted.python import log
+
+    adapter.install()
+    loop = asyncio.new_event_loop()
+    ours, peer = socket.socketpair()
+    try:
+        reactor = AsyncioSelectorReactor(loop)
+
+        class Reader:
+            reads = 0
+
+            def fileno(self):
+                return ours.fileno()
+
+            def logPrefix(self):
+                return "test"
+
+            def doRead(self):
+                Reader.reads += 1
+                ours.recv(100)
+                loop.stop()
+
+        reader = Reader()
+        reactor.addReader(reader)
+        handle = loop._selector.get_key(ours.fileno()).data[0]
+        assert handle._callback is not log.callWithLogger
+        peer.send(b"x")
+        loop.run_forever()
+        assert Reader.reads == 1
+        reactor.removeReader(reader)
+    finally:
+        loop.close()
+        ours.close()
+        peer.close()

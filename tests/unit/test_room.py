@@ -202,6 +202,8 @@ def test_any_interleaving_of_edits_converges(steps):
             typed += len(text)
         elif action == "deliver" and outboxes[who]:
             room.receive(sockets[who], outboxes[who].pop(0))
+            # The state vector the room keeps from each update's shape is the Doc's own.
+            assert room.state_vector() == protocol.decode_state_vector(room.doc.get_state())
         elif action == "pull":
             pull(who)
     for who in range(3):

@@ -34,6 +34,7 @@ def test_a_stored_update_waiting_for_its_dependency_is_applied_when_an_editor_se
     room.receive(alice, protocol.encode_sync_step2(first))
 
     assert str(room.doc.get("text", type=Text)) == "abc"
+    assert room.state_vector() == protocol.decode_state_vector(room.doc.get_state())
     assert bob.text() == "abc"
     sent_to_alice = [protocol.parse_message(frame) for frame in alice.sent]
     assert any(isinstance(m, protocol.SyncUpdate) for m in sent_to_alice)  # news to her too

@@ -54,3 +54,23 @@ def test_an_update_that_overtook_its_dependency_is_not_applied_and_a_sync_is_ask
     room.receive(client, protocol.encode_sync_step2(first))
     room.receive(client, protocol.encode_update(second))
     assert str(room.doc.get("text", type=Text)) == "ab"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(3, 16))
+def test_a_room_fed_any_order_holds_the_true_text_and_knows_its_state(rng, steps):
+    """Updates reaching a live room out of causal order (other processes, HTTP) wait until what
+    they build on arrives; the state vector the room keeps is the Doc's own at every step."""
+    from documents.sync.room import MissingDependencies
+
+    updates, truth = two_writers_history(rng, steps)
+    rng.shuffle(updates)
+    room = Room("doc", Listener(), max_awareness_bytes=1024)
+    for update in updates:
+        try:
+            room.apply_update(update)
+        except MissingDependencies:
+            room.keep_waiting(update)
+        assert room.state_vector() == protocol.decode_state_vector(room.doc.get_state())
+    assert not room.waiting
+    assert str(room.doc.get("text", type=Text)) == truth
