@@ -32,6 +32,10 @@ BATCH_TYPE = "collab.batch"
 BATCH_PAYLOAD_BYTES = 1024 * 1024
 
 CONNECT_WAIT_SECONDS = 2.0
+# Under load, at most one batch per window: a process publishing each turn's few updates sent
+# one Redis message per update at a few hundred updates/s, and both processes spent a quarter
+# of their CPU publishing and parsing them (docs/benchmarks.md). A quiet process sends at once.
+BATCH_WINDOW_SECONDS = 0.005
 Outgoing = tuple[str, str, bytes, int, str]  # room, kind, payload, seq, to ("" = every process)
 
 
@@ -119,8 +123,13 @@ class ChannelLayerBroadcast:
         self._outbox.put_nowait((room, kind, payload, 0, process_id))
 
     async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_send = float("-inf")
         while True:
             queued = [await self._outbox.get()]
+            if (wait := last_send + BATCH_WINDOW_SECONDS - loop.time()) > 0:
+                await asyncio.sleep(wait)  # busy: gather the rest of the window into this batch
+            last_send = loop.time()
             while not self._outbox.empty():
                 queued.append(self._outbox.get_nowait())
             if not self.process_id:
