@@ -5,6 +5,8 @@ one of these attributes fails here, naming it, instead of silently turning a gua
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from autobahn.twisted.websocket import WebSocketServerFactory
 from daphne.ws_protocol import WebSocketProtocol
@@ -157,3 +159,119 @@ def test_a_socket_read_reaches_the_reactor_without_twisteds_log_context():
         loop.close()
         ours.close()
         peer.close()
+
+
+def client_frame(opcode: int, payload: bytes, mask: bytes, *, fin: bool = True) -> bytes:
+    """A client-to-server frame as RFC 6455 writes it (masked, shortest length encoding)."""
+    import struct
+
+    head = bytes(((0x80 if fin else 0) | opcode,))
+    if len(payload) < 126:
+        head += bytes((0x80 | len(payload),))
+    elif len(payload) < 1 << 16:
+        head += struct.pack("!BH", 0x80 | 126, len(payload))
+    else:
+        head += struct.pack("!BQ", 0x80 | 127, len(payload))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class ClosableTransport(StringTransport):
+    """A StringTransport autobahn can also drop (it unregisters a producer it never set)."""
+
+    def unregisterProducer(self) -> None:
+        self.producer = None
+
+
+def open_protocol(limit: int) -> tuple[WebSocketProtocol, list]:
+    """A connected protocol past its handshake whose messages are recorded, not queued."""
+    protocol = WebSocketProtocol()
+    protocol.factory = WebSocketServerFactory()
+    protocol.makeConnection(ClosableTransport())
+    protocol.state = WebSocketProtocol.STATE_OPEN
+    protocol.inside_message, protocol.current_frame = False, None
+    protocol.websocket_version = 13  # what the handshake negotiated
+    protocol.maxMessagePayloadSize = protocol.maxFramePayloadSize = limit
+    received: list = []
+
+    def on_message(payload: bytes, binary: bool) -> None:
+        received.append((payload, binary))
+        if payload == CLOSE_ME:  # an application that closes while frames are still unread
+            protocol.sendCloseFrame(code=4400, isReply=False)
+
+    protocol.onMessage = on_message
+    return protocol, received
+
+
+CLOSE_ME = b"close me"
+
+
+def frame_streams():
+    from hypothesis import strategies as st
+
+    masks = st.binary(min_size=4, max_size=4)
+    payloads = st.one_of(
+        st.binary(max_size=300),
+        st.sampled_from([125, 126, 127, 65_535, 65_536]).map(lambda n: b"\x07" * n),
+    )
+    frame = st.one_of(
+        st.builds(lambda p, m: client_frame(0x2, p, m), payloads, masks),
+        st.builds(lambda p, m: client_frame(0x1, p.hex().encode(), m), payloads, masks),
+        st.builds(lambda p, m: client_frame(0x9, p[:125], m), payloads, masks),
+        st.builds(  # a binary message in two fragments
+            lambda p, m: client_frame(0x2, p[:3], m, fin=False) + client_frame(0x0, p[3:], m),
+            payloads,
+            masks,
+        ),
+        st.builds(lambda p: b"\x82" + bytes((len(p[:125]),)) + p[:125], payloads),  # unmasked
+        st.just(b"\x82\xfe\x00\x05abcd" + b"12345"),  # length 5 in the 126 form
+        st.builds(lambda m: client_frame(0x8, b"\x03\xe8", m), masks),  # close
+        st.builds(lambda m: client_frame(0x2, CLOSE_ME, m), masks),
+    )
+    return st.tuples(st.lists(frame, max_size=12), st.lists(st.integers(1, 200), max_size=8))
+
+
+def chunks_of(stream: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({cut * len(stream) // 200 for cut in cuts} | {0, len(stream)})
+    return [stream[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+def test_the_inbound_fast_path_receives_exactly_what_autobahn_receives():
+    """The same bytes, cut the same ways, give the same messages, the same replies (pongs,
+    closes) and the same final state with the adapter's frame reader as with autobahn's."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(frame_streams(), st_limit())
+    def check(stream_and_cuts, limit):
+        frames, cuts = stream_and_cuts
+        pieces = chunks_of(b"".join(frames), cuts)
+        fast, fast_received = open_protocol(limit)
+        reference, reference_received = open_protocol(limit)
+        for piece in pieces:
+            adapter._data_received(fast, piece)
+            reference._dataReceived(piece)  # autobahn's own frame reader
+        assert fast_received == reference_received
+        assert fast.transport.value() == reference.transport.value()
+        assert (fast.state, fast.data, fast.inside_message) == (
+            reference.state,
+            reference.data,
+            reference.inside_message,
+        )
+        assert fast.transport.disconnecting == reference.transport.disconnecting
+
+    check()
+
+
+def st_limit():
+    from hypothesis import strategies as st
+
+    return st.sampled_from([0, 100, 70_000])
+
+
+def test_a_read_of_several_binary_frames_is_taken_without_autobahns_frame_reader(monkeypatch):
+    protocol, received = open_protocol(1 << 20)
+    monkeypatch.setattr(protocol, "_dataReceived", lambda data: pytest.fail("went to autobahn"))
+    frames = [bytes([n % 251]) * n for n in (0, 1, 125, 126, 300, 65_535)]
+    stream = b"".join(client_frame(0x2, frame, b"\x9a\x01\xff\x33") for frame in frames)
+    adapter._data_received(protocol, stream)
+    assert received == [(f, True) for f in frames]
