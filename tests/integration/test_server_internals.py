@@ -6,10 +6,13 @@ one of these attributes fails here, naming it, instead of silently turning a gua
 from __future__ import annotations
 
 import itertools
+import struct
 
 import pytest
 from autobahn.twisted.websocket import WebSocketServerFactory
 from daphne.ws_protocol import WebSocketProtocol
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.testing import StringTransport
 
@@ -163,8 +166,6 @@ def test_a_socket_read_reaches_the_reactor_without_twisteds_log_context():
 
 def client_frame(opcode: int, payload: bytes, mask: bytes, *, fin: bool = True) -> bytes:
     """A client-to-server frame as RFC 6455 writes it (masked, shortest length encoding)."""
-    import struct
-
     head = bytes(((0x80 if fin else 0) | opcode,))
     if len(payload) < 126:
         head += bytes((0x80 | len(payload),))
@@ -176,17 +177,30 @@ def client_frame(opcode: int, payload: bytes, mask: bytes, *, fin: bool = True) 
 
 
 class ClosableTransport(StringTransport):
-    """A StringTransport autobahn can also drop (it unregisters a producer it never set)."""
+    """A StringTransport autobahn can also drop (it unregisters a producer it never set), and
+    that reports an abort at once: the protocol is CLOSED before the rest of a read is seen."""
+
+    protocol = None
 
     def unregisterProducer(self) -> None:
         self.producer = None
+
+    def abortConnection(self) -> None:
+        from twisted.internet.error import ConnectionAborted
+        from twisted.python.failure import Failure
+
+        super().loseConnection()
+        self.protocol.connectionLost(Failure(ConnectionAborted()))
 
 
 def open_protocol(limit: int) -> tuple[WebSocketProtocol, list]:
     """A connected protocol past its handshake whose messages are recorded, not queued."""
     protocol = WebSocketProtocol()
     protocol.factory = WebSocketServerFactory()
-    protocol.makeConnection(ClosableTransport())
+    transport = ClosableTransport()
+    transport.protocol = protocol
+    protocol.makeConnection(transport)
+    protocol.onClose = lambda was_clean, code, reason: None  # daphne's needs its server
     protocol.state = WebSocketProtocol.STATE_OPEN
     protocol.inside_message, protocol.current_frame = False, None
     protocol.websocket_version = 13  # what the handshake negotiated
@@ -197,17 +211,18 @@ def open_protocol(limit: int) -> tuple[WebSocketProtocol, list]:
         received.append((payload, binary))
         if payload == CLOSE_ME:  # an application that closes while frames are still unread
             protocol.sendCloseFrame(code=4400, isReply=False)
+        if payload == DROP_ME:  # or drops the connection
+            protocol.dropConnection(abort=True)
 
     protocol.onMessage = on_message
     return protocol, received
 
 
 CLOSE_ME = b"close me"
+DROP_ME = b"drop me"
 
 
 def frame_streams():
-    from hypothesis import strategies as st
-
     masks = st.binary(min_size=4, max_size=4)
     payloads = st.one_of(
         st.binary(max_size=300),
@@ -226,6 +241,7 @@ def frame_streams():
         st.just(b"\x82\xfe\x00\x05abcd" + b"12345"),  # length 5 in the 126 form
         st.builds(lambda m: client_frame(0x8, b"\x03\xe8", m), masks),  # close
         st.builds(lambda m: client_frame(0x2, CLOSE_ME, m), masks),
+        st.builds(lambda m: client_frame(0x2, DROP_ME, m), masks),
     )
     return st.tuples(st.lists(frame, max_size=12), st.lists(st.integers(1, 200), max_size=8))
 
@@ -235,37 +251,25 @@ def chunks_of(stream: bytes, cuts: list[int]) -> list[bytes]:
     return [stream[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
-def test_the_inbound_fast_path_receives_exactly_what_autobahn_receives():
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(frame_streams(), st.sampled_from([0, 100, 70_000]))
+def test_the_inbound_fast_path_receives_exactly_what_autobahn_receives(stream_and_cuts, limit):
     """The same bytes, cut the same ways, give the same messages, the same replies (pongs,
     closes) and the same final state with the adapter's frame reader as with autobahn's."""
-    from hypothesis import HealthCheck, given, settings
-
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(frame_streams(), st_limit())
-    def check(stream_and_cuts, limit):
-        frames, cuts = stream_and_cuts
-        pieces = chunks_of(b"".join(frames), cuts)
-        fast, fast_received = open_protocol(limit)
-        reference, reference_received = open_protocol(limit)
-        for piece in pieces:
-            adapter._data_received(fast, piece)
-            reference._dataReceived(piece)  # autobahn's own frame reader
-        assert fast_received == reference_received
-        assert fast.transport.value() == reference.transport.value()
-        assert (fast.state, fast.data, fast.inside_message) == (
-            reference.state,
-            reference.data,
-            reference.inside_message,
-        )
-        assert fast.transport.disconnecting == reference.transport.disconnecting
-
-    check()
-
-
-def st_limit():
-    from hypothesis import strategies as st
-
-    return st.sampled_from([0, 100, 70_000])
+    frames, cuts = stream_and_cuts
+    fast, fast_received = open_protocol(limit)
+    reference, reference_received = open_protocol(limit)
+    for piece in chunks_of(b"".join(frames), cuts):
+        adapter._data_received(fast, piece)
+        reference._dataReceived(piece)  # autobahn's own frame reader
+    assert fast_received == reference_received
+    assert fast.transport.value() == reference.transport.value()
+    assert (fast.state, fast.data, fast.inside_message) == (
+        reference.state,
+        reference.data,
+        reference.inside_message,
+    )
+    assert fast.transport.disconnecting == reference.transport.disconnecting
 
 
 def test_a_read_of_several_binary_frames_is_taken_without_autobahns_frame_reader(monkeypatch):
