@@ -94,10 +94,26 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'collab.sqlite3'}"),
-        conn_max_age=env_int("COLLAB_DB_CONN_MAX_AGE", 60),
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'collab.sqlite3'}")
     )
 }
+# Postgres: one pool of connections per process, shared by HTTP requests and the database
+# threads (collab/db_pool.py says why and how it recovers from a database restart).
+COLLAB_DB_POOL_SIZE = env_int("COLLAB_DB_POOL_SIZE", 20)
+COLLAB_DB_POOL_TIMEOUT = float(env_str("COLLAB_DB_POOL_TIMEOUT", "10"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    from collab.db_pool import application_name, pool_options
+
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": pool_options(COLLAB_DB_POOL_SIZE, COLLAB_DB_POOL_TIMEOUT),
+        # pg_stat_activity tells each process's connections apart (host and pid)
+        "application_name": application_name(),
+    }
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks a connection it lends
+else:
+    # SQLite: a connection is a file handle, so each thread keeps its own for a while.
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # A file, not Django's shared in-memory test database: server processes and threads share it.
@@ -234,7 +250,7 @@ LOGGING = {
 COLLAB_MAX_MESSAGE_BYTES = env_int("COLLAB_MAX_MESSAGE_BYTES", 16 * 1024 * 1024)
 COLLAB_FLUSH_INTERVAL_MS = env_int("COLLAB_FLUSH_INTERVAL_MS", 100)
 COLLAB_COMPACT_AFTER_UPDATES = env_int("COLLAB_COMPACT_AFTER_UPDATES", 500)
-# Threads (each with its own database connection) for database work off the event loop.
+# Threads for database work off the event loop (they borrow connections from the pool).
 COLLAB_DB_THREADS = env_int("COLLAB_DB_THREADS", 16)
 # A stored update still waiting for its dependencies after this long is logged (docs/durability.md).
 COLLAB_WAITING_WARN_SECONDS = env_int("COLLAB_WAITING_WARN_SECONDS", 60)

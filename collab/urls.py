@@ -13,3 +13,4 @@ urlpatterns = [
 ]
 
 handler404 = "documents.api.errors.not_found"
+handler500 = "documents.api.errors.unhandled"

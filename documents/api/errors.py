@@ -1,10 +1,14 @@
 """Every API error is JSON with a `detail` field (SPEC.md), validation errors included."""
 
+import sys
+
 from django.http import JsonResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, server_error
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler
+
+from collab.db_pool import RETRY_AFTER_SECONDS, database_unavailable
 
 
 class PayloadTooLarge(APIException):
@@ -51,3 +55,18 @@ def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return page_not_found(request, exception)
+
+
+def unhandled(request):
+    """Django's last resort (`handler500`), for an exception anywhere in a request, middleware
+    included: without a database (restarting, or no pooled connection free within
+    COLLAB_DB_POOL_TIMEOUT) the answer is 503 with Retry-After, on every page, never 500."""
+    if database_unavailable(sys.exc_info()[1]):
+        response = JsonResponse(
+            {"detail": "the database is unavailable or busy; try again shortly"}, status=503
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "internal error"}, status=500)
+    return server_error(request)

@@ -19,6 +19,7 @@ import uuid
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.db import Error as DatabaseError
 
 from documents.access import NO_DOCUMENT, handshake_access
 from documents.db import in_db_thread
@@ -86,7 +87,11 @@ class DocumentConsumer:
         if not connection_rate.allow(self.client_address):
             refusal, role = CloseCode.TOO_MANY_CONNECTIONS, None
         else:
-            refusal, role = await self._authorize()
+            try:
+                refusal, role = await self._authorize()
+            except DatabaseError:
+                log.warning("database unavailable at a handshake (1013)", exc_info=True)
+                refusal, role = CloseCode.TRY_AGAIN_LATER, None
         if refusal is not None:
             metrics.connection_refused(refusal)
             await self.close(refusal)
@@ -104,7 +109,14 @@ class DocumentConsumer:
         self.awareness_budget = TokenBucket(rate, burst=rate)
         rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
         self.sync_budget = TokenBucket(rate, burst=2 * rate)
-        self.room = await get_registry().join(self.document_id, self.client)
+        try:
+            self.room = await get_registry().join(self.document_id, self.client)
+        except DatabaseError:
+            log.warning("database unavailable loading %s (1013)", self.document_id, exc_info=True)
+            metrics.connection_refused(CloseCode.TRY_AGAIN_LATER)
+            await self.close(CloseCode.TRY_AGAIN_LATER)
+            self.client = None
+            return
         live_connections.joined(self)  # admin's "connected now": a row written in the background
 
     async def _authorize(self) -> tuple[int | None, str | None]:

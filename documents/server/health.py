@@ -11,10 +11,21 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+# A probe's answer comes within this: load balancers give up after a few seconds, and requests
+# wait for a pooled connection far longer (COLLAB_DB_POOL_TIMEOUT).
+PROBE_SECONDS = 2
+
+
 def _database_ok() -> str | None:
+    pool = getattr(connection, "pool", None)  # Postgres' pool; SQLite has none
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        if pool is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        else:
+            pool.open()  # Django opens it lazily, at the first query
+            with pool.connection(timeout=PROBE_SECONDS) as pooled:
+                pooled.execute("SELECT 1")
     except Exception as exc:
         return f"database unreachable: {exc.__class__.__name__}"
     return None

@@ -7,7 +7,7 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001  # server shutting down, after its state is persisted
     MESSAGE_TOO_BIG = 1009  # larger than COLLAB_MAX_MESSAGE_BYTES
     INTERNAL_ERROR = 1011
-    TRY_AGAIN_LATER = 1013  # cannot keep more edits now (database unreachable past its buffer)
+    TRY_AGAIN_LATER = 1013  # cannot keep more edits now, or cannot reach the database to join
     MALFORMED = 4400  # bad framing, undecodable update, text frame
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403  # authenticated, but no access to this document (or foreign Origin)
