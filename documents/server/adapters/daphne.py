@@ -346,8 +346,14 @@ def install() -> None:
 def serve(application, host: str, port: int, *, behind_proxy: bool) -> None:
     """What `manage.py serve` runs by default."""
     from daphne.endpoints import build_endpoint_description_strings
+    from twisted.internet import reactor
+
+    from documents.server import background
 
     install()
+    # The process's background work starts with the server, not with its first request. A
+    # timer, not a startup trigger: those fire before the asyncio loop runs.
+    reactor.callLater(0, background.start)
     proxy = {}
     if behind_proxy:
         proxy = {
