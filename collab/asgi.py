@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to the document endpoint, lifespan to the
-graceful stop (uvicorn). Served by `manage.py serve`, `daphne collab.asgi:application` or
-`uvicorn collab.asgi:application` (docs/self-hosting.md)."""
+graceful stop (uvicorn); the first call on a loop starts the process's background work. Served
+by `manage.py serve`, `daphne collab.asgi:application` or `uvicorn collab.asgi:application`
+(docs/self-hosting.md)."""
 
 import os
 
@@ -13,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from documents.server import adapters  # noqa: E402
+from documents.server.background import StartBackgroundWork  # noqa: E402
 from documents.server.body_limit import BodyLimit  # noqa: E402
 from documents.server.gc_tuning import settle_after_startup  # noqa: E402
 from documents.server.graceful import Lifespan  # noqa: E402
@@ -21,11 +23,13 @@ from documents.token_auth import HandshakeClock  # noqa: E402
 
 adapters.prepare()  # before any server builds its listeners
 
-application = ProtocolTypeRouter(
-    {
-        "http": BodyLimit(django_asgi_app, settings.COLLAB_MAX_MESSAGE_BYTES),
-        "websocket": HandshakeClock(URLRouter(websocket_urlpatterns)),
-        "lifespan": Lifespan(),
-    }
+application = StartBackgroundWork(
+    ProtocolTypeRouter(
+        {
+            "http": BodyLimit(django_asgi_app, settings.COLLAB_MAX_MESSAGE_BYTES),
+            "websocket": HandshakeClock(URLRouter(websocket_urlpatterns)),
+            "lifespan": Lifespan(),
+        }
+    )
 )
 settle_after_startup()  # last: what is loaded by now lives as long as the process

@@ -274,6 +274,14 @@ COLLAB_MAX_AWARENESS_IDS = env_int("COLLAB_MAX_AWARENESS_IDS", 8)
 COLLAB_SYNC_REQUESTS_PER_SECOND = env_int("COLLAB_SYNC_REQUESTS_PER_SECOND", 2)
 # Automatic versions: minutes after the first unversioned edit; 0 turns them off.
 COLLAB_AUTO_VERSION_MINUTES = float(env_str("COLLAB_AUTO_VERSION_MINUTES", "10"))
+# What the database keeps (documents.retention; docs/self-hosting.md): each process deletes what
+# is past these every COLLAB_RETENTION_INTERVAL_SECONDS (0: never by itself, `manage.py
+# apply_retention` does it once).
+COLLAB_RETENTION_INTERVAL_SECONDS = env_int("COLLAB_RETENTION_INTERVAL_SECONDS", 3600)
+COLLAB_COMPACT_LOG_AFTER_MINUTES = env_int("COLLAB_COMPACT_LOG_AFTER_MINUTES", 60)
+COLLAB_SIGNIN_LOG_DAYS = env_int("COLLAB_SIGNIN_LOG_DAYS", 30)  # 0: no sign-in log is kept
+COLLAB_SESSION_DAYS = env_int("COLLAB_SESSION_DAYS", 14)
+SESSION_COOKIE_AGE = COLLAB_SESSION_DAYS * 24 * 3600
 
 # --- Quotas and throttles (docs/security.md); 0 or empty turns one off ----------------------
 COLLAB_MAX_DOCUMENTS_PER_USER = env_int("COLLAB_MAX_DOCUMENTS_PER_USER", 1000)
@@ -305,3 +313,5 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "documents.signin.client_address"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Successful sign-ins (axes' access log, in the admin) are kept COLLAB_SIGNIN_LOG_DAYS; 0: none.
+AXES_DISABLE_ACCESS_LOG = COLLAB_SIGNIN_LOG_DAYS == 0

@@ -201,19 +201,19 @@ def _prepare(field_name: str, value):
     return field.get_db_prep_value(value, connection, prepared=False)
 
 
-def compact_document(name: str) -> None:
+def compact_document(name: str) -> int:
     """Fold the latest snapshot and the log into a new snapshot; delete only the rows that
-    snapshot provably contains (see the module's invariants)."""
+    snapshot provably contains (see the module's invariants). Returns how many it deleted."""
     with transaction.atomic():
         if not Document.objects.select_for_update(no_key=True).filter(id=name).exists():
-            return
+            return 0
         rows = list(
             DocumentUpdate.objects.filter(document_id=name)
             .order_by("id")
             .values_list("id", "data", "created_at")
         )
         if not rows:
-            return
+            return 0
         latest = DocumentSnapshot.objects.filter(document_id=name).order_by("-id").first()
         folded = fold_causally(
             [bytes(data) for _, data, _ in rows],
@@ -222,12 +222,13 @@ def compact_document(name: str) -> None:
         WAITING.seen(name, [rows[index][2] for index in folded.waiting])
         contained_ids = [rows[index][0] for index in folded.contained()]
         if not contained_ids:
-            return
+            return 0
         snapshot = DocumentSnapshot.objects.create(
             document_id=name,
             data=folded.state(),
             state_vector=folded.doc.get_state(),
             upto_update_id=max(contained_ids),
         )
-        DocumentUpdate.objects.filter(id__in=contained_ids).delete()
+        deleted, _ = DocumentUpdate.objects.filter(id__in=contained_ids).delete()
         DocumentSnapshot.objects.filter(document_id=name).exclude(id=snapshot.id).delete()
+        return deleted

@@ -5,19 +5,18 @@ rewinds history: it writes, as a new change on top of the live document, whateve
 document back into the version (documents.richtext.restore), so connected editors see it like any
 edit, undo history and later versions stay, and edits made meanwhile merge.
 
-Automatic versions: a task on the server loop looks at the open rooms every few seconds; a
-document whose state changed gets a version COLLAB_AUTO_VERSION_MINUTES after its first
-unversioned edit (0 turns them off). It only reads state vectors on the loop; the snapshot is
-written to the database in a worker thread.
+Automatic versions: background work of each server process (`take_automatic_versions`, started
+by documents.server.background) looks at the open rooms every few seconds; a document whose
+state changed gets a version COLLAB_AUTO_VERSION_MINUTES after its first unversioned edit (0
+turns them off). It only reads state vectors on the loop; the snapshot is written to the
+database in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-import weakref
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from documents.db import in_db_thread
 from documents.models import Document, DocumentVersion
 from documents.richtext import prosemirror
 from documents.server import live_rooms
+from documents.server.runtime import current_registry
 from documents.storage import load_document_state
 
 log = logging.getLogger("collab.versions")
@@ -110,10 +110,9 @@ def _save_automatic(document_id: str, state: bytes | None, period: float) -> Non
 
 
 class AutoVersions:
-    """Watches one registry's rooms and snapshots the ones being edited."""
+    """Watches the rooms of the running loop's registry and snapshots the ones being edited."""
 
-    def __init__(self, registry, minutes: float) -> None:
-        self.registry = registry
+    def __init__(self, minutes: float) -> None:
         self.period = minutes * 60
         self.tick = min(30.0, max(self.period / 6, 0.2))
         self._seen: dict[str, bytes] = {}
@@ -130,7 +129,8 @@ class AutoVersions:
                 log.exception("automatic versions: check failed")
 
     async def check(self, now: float) -> None:
-        rooms = dict(self.registry.rooms)
+        registry = current_registry()  # None until the first socket
+        rooms = dict(registry.rooms) if registry is not None else {}
         for name, room in rooms.items():
             state_vector = room.doc.get_state()
             previous = self._seen.get(name)
@@ -147,21 +147,8 @@ class AutoVersions:
             await in_db_thread(_save_automatic)(name, state, self.period)
 
 
-_watchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def watch(registry) -> None:
-    """Start automatic versions for this registry (once; a no-op when turned off)."""
+async def take_automatic_versions() -> None:
+    """Background work of a server process (documents.server.background)."""
     minutes = settings.COLLAB_AUTO_VERSION_MINUTES
-    if minutes <= 0 or registry in _watchers:
-        return
-    task = asyncio.get_running_loop().create_task(AutoVersions(registry, minutes).run())
-    _watchers[registry] = task
-
-
-async def stop_watching(registry) -> None:
-    task = _watchers.pop(registry, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if minutes > 0:
+        await AutoVersions(minutes).run()

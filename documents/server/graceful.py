@@ -1,5 +1,6 @@
-"""Stopping without losing an edit: commit every accepted update, then close each socket with
-1001, then let the server exit (SPEC.md, `1001`).
+"""Stopping without losing an edit: stop the process's background work
+(documents.server.background), commit every accepted update, then close each socket with 1001,
+then let the server exit (SPEC.md, `1001`).
 
 Under daphne the adapter calls `persist_and_close` from daphne's shutdown hook. Under uvicorn
 it runs through ASGI lifespan, but lifespan's shutdown event comes only after uvicorn has
@@ -25,11 +26,13 @@ EXIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 async def persist_and_close() -> None:
-    """Commit, then close every socket with 1001 and wait until the close frames are out."""
-    from documents.server import live_connections
+    """Stop the background work, commit, then close every socket with 1001 and wait until the
+    close frames are out."""
+    from documents.server import background, live_connections
     from documents.server.runtime import current_registry
     from documents.server.socket_client import closes_sent
 
+    await background.stop()
     registry = current_registry()
     if registry is not None:
         await registry.shutdown()

@@ -5,19 +5,17 @@ touches the database: a background task writes what changed every WRITE_SECONDS,
 one INSERT and all departures in one DELETE (a row per socket, written one transaction each, was
 most of what a reconnect storm of 1,500 clients waited for). A socket that comes and goes
 between two writes is never written at all. Each process renews the
-`seen_at` of its rows every RENEW_SECONDS, and the admin shows only recently renewed rows, so a
-process killed without cleaning up disappears from the page; its rows are deleted later by any
-live process. A process starting under the id of a previous one (a restarted container keeps its
-host name and often its pid) first deletes that one's rows.
-
-The first socket on an event loop is also when a server process starts its background work on
-that loop (automatic versions).
+`seen_at` of its rows every RENEW_SECONDS (`keep_rows_renewed`, background work of the
+process: documents.server.background), and the admin shows only recently renewed rows, so a
+process killed without cleaning up disappears from the page; its rows are deleted
+FORGOTTEN_AFTER later by the retention jobs of any live process (documents.retention). A process
+starting under the id of a previous one (a restarted container keeps its host name and often its
+pid) first deletes that one's rows, before it writes or renews any.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -28,7 +26,6 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from documents import versions
 from documents.db import in_db_thread
 from documents.models import LiveConnection
 from documents.server.runtime import get_registry
@@ -39,9 +36,9 @@ PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 RENEW_SECONDS = 30
 WRITE_SECONDS = 0.5
 STALE_AFTER = timedelta(seconds=RENEW_SECONDS * 3)
-
-_started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_background: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
+# Deleted only well after the admin stopped showing them: a process whose renewal is late (a slow
+# database) must not lose the rows of sockets it still holds.
+FORGOTTEN_AFTER = STALE_AFTER * 10
 
 
 def live_rows():
@@ -75,9 +72,12 @@ def forget_process(process_id: str = PROCESS_ID) -> None:
 
 
 def renew(process_id: str = PROCESS_ID) -> None:
-    now = timezone.now()
-    LiveConnection.objects.filter(process_id=process_id).update(seen_at=now)
-    LiveConnection.objects.filter(seen_at__lt=now - STALE_AFTER * 10).delete()
+    LiveConnection.objects.filter(process_id=process_id).update(seen_at=timezone.now())
+
+
+def forgotten_rows():
+    """Rows no live process has renewed for FORGOTTEN_AFTER (their process is gone)."""
+    return LiveConnection.objects.filter(seen_at__lt=timezone.now() - FORGOTTEN_AFTER)
 
 
 @dataclass(eq=False)
@@ -104,8 +104,6 @@ def joined(consumer) -> None:
     """A socket joined its room: it is written with the next batch."""
     registry = get_registry()
     loop = asyncio.get_running_loop()
-    if registry not in _started:
-        _started[registry] = loop.create_task(_start_background(registry))
     changes = _changes.setdefault(registry, _Changes())
     entry = LiveEntry(
         consumer.document_id,
@@ -116,7 +114,7 @@ def joined(consumer) -> None:
     consumer.presence_entry = entry
     changes.joined.append(entry)
     if changes.writer is None or changes.writer.done():
-        changes.writer = loop.create_task(_write_soon(registry, changes))
+        changes.writer = loop.create_task(_write_soon(changes))
 
 
 async def left(consumer) -> None:
@@ -134,14 +132,12 @@ async def left(consumer) -> None:
     elif entry in changes.joined:
         changes.joined.remove(entry)
     if changes.writer is None or changes.writer.done():
-        changes.writer = asyncio.get_running_loop().create_task(_write_soon(None, changes))
+        changes.writer = asyncio.get_running_loop().create_task(_write_soon(changes))
 
 
-async def _write_soon(registry, changes: _Changes) -> None:
+async def _write_soon(changes: _Changes) -> None:
     """Write the batch after WRITE_SECONDS; keep writing while sockets come and go."""
-    if registry is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(_started[registry])  # a previous process's rows go first
+    await _previous_process_forgotten()
     while changes.joined or changes.left_row_ids:
         await asyncio.sleep(WRITE_SECONDS)
         joined, changes.joined = changes.joined, []
@@ -157,15 +153,30 @@ async def _write_soon(registry, changes: _Changes) -> None:
         changes.left_row_ids.extend(e.row_id for e in joined if e.gone and e.row_id is not None)
 
 
-async def _start_background(registry) -> None:
-    """Once per loop: drop rows a previous process left under our id; start periodic work."""
+_forgetting: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per event loop
+
+
+async def _previous_process_forgotten() -> None:
+    """Delete the rows a previous process left under our id, once per loop, before this loop
+    writes or renews any (else ours would be deleted, or theirs renewed)."""
     loop = asyncio.get_running_loop()
-    _background.add(loop.create_task(_renew_forever()))
-    versions.watch(registry)
-    await in_db_thread(forget_process)()
+    forgetting = _forgetting.get(loop)
+    if forgetting is None:
+        forgetting = _forgetting[loop] = loop.create_task(_forget_previous_process())
+    await asyncio.shield(forgetting)
 
 
-async def _renew_forever() -> None:
+async def _forget_previous_process() -> None:
+    try:
+        await in_db_thread(forget_process)()
+    except Exception:
+        log.warning("could not delete a previous process's connection rows", exc_info=True)
+
+
+async def keep_rows_renewed() -> None:
+    """Background work (documents.server.background): renew this process's rows for as long as
+    it serves, so that the admin keeps showing them."""
+    await _previous_process_forgotten()
     while True:
         await asyncio.sleep(RENEW_SECONDS)
         try:

@@ -33,6 +33,12 @@ FLUSH_SECONDS = Histogram(
     "time to commit one batch of updates to the database",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+RETENTION_DELETED_ROWS = Counter(
+    "collab_retention_deleted_rows",
+    "rows deleted by this process's retention jobs, by table (update log: rows folded into "
+    "snapshots)",
+    ["table"],
+)
 FAN_OUT_SECONDS = Histogram(
     "collab_fan_out_seconds",
     "time to hand one relayed message to every other client of a room",
@@ -49,6 +55,10 @@ def frame_received(frame: bytes) -> None:
 
 def connection_refused(code: int) -> None:
     CONNECTIONS_REFUSED.labels(code=str(int(code))).inc()
+
+
+def retention_deleted(table: str, rows: int) -> None:
+    RETENTION_DELETED_ROWS.labels(table=table).inc(rows)
 
 
 def _engine_snapshot() -> dict:

@@ -1,6 +1,9 @@
-"""daphne (on autobahn and Twisted), adjusted to keep SPEC.md's promises.
+"""daphne (on autobahn and Twisted), adjusted to keep SPEC.md's promises, and made faster.
 
-Each adjustment, and why the ASGI interface alone cannot make it:
+Two kinds of adjustment, kept apart in this file so that an upgrade can drop a speed-up without
+touching a promise.
+
+Promises: what SPEC.md needs and the ASGI interface alone cannot express.
 - Close codes: autobahn lets an application close with 1000 or 3000-4999 only, but SPEC.md's
   table has 1001 (shutting down), 1011 and 1013: daphne's `serverClose` sends the close frame
   itself (`WebSocketProtocol.sendCloseFrame`, autobahn's public method below that check).
@@ -8,9 +11,17 @@ Each adjustment, and why the ASGI interface alone cannot make it:
   client still sending never reads the code: the factory closes with a handshake instead
   (`failByDrop=False`), and its size limits are always COLLAB_MAX_MESSAGE_BYTES and its
   handshake timeout at least HANDSHAKE_TIMEOUT_SECONDS, however daphne was started.
+- Request bodies: Twisted reads a whole body (spooled to disk) before daphne calls the
+  application, so a body over COLLAB_MAX_MESSAGE_BYTES is refused with 413 as soon as its
+  Content-Length (or, chunked, its running size) says so, without reading it.
 - Slow readers: Twisted buffers everything written to a peer that stops reading, without
   bound. daphne's periodic `timeout_checker` also drops sockets whose unwritten output passed
   COLLAB_SEND_BUFFER_LIMIT (4408), read from Twisted's `FileDescriptor` write buffer.
+- SIGTERM: daphne cancels every application at once. First stop the background work, commit
+  every accepted update, then close each socket with 1001 (documents.server.graceful), then
+  let daphne finish.
+
+Speed only, each with what it saved (docs/benchmarks.md); removing one keeps every promise.
 - Direct binary frames: a binary message on an open, uncompressed connection is one unmasked
   frame, written straight to the transport. autobahn's sendMessage -> sendFrame -> sendData
   cost tens of microseconds per frame (state checks, statistics, a debug log formatted even
@@ -18,9 +29,9 @@ Each adjustment, and why the ASGI interface alone cannot make it:
   overtake queued bytes.
 - Sent at once: Twisted's `write` buffers every frame, registers the socket with the event loop
   for writing, and unregisters it once a later turn has written it: two `epoll_ctl` calls and
-  a loop turn per frame, 12% of the server's CPU at 200 rooms (docs/benchmarks.md). When
-  nothing is buffered before it, a frame goes to the socket now, as asyncio's own transports
-  do; what the socket does not take is buffered by Twisted as before.
+  a loop turn per frame, 12% of the server's CPU at 200 rooms. When nothing is buffered before
+  it, a frame goes to the socket now, as asyncio's own transports do; what the socket does not
+  take is buffered by Twisted as before.
 - Inbound binary frames: autobahn parses every frame in Python through a dozen calls (header
   checks, a masker object from its native extension, frame and message callbacks, statistics,
   a debug log formatted even when off), 14% of the server's CPU at 200 rooms. A read that starts
@@ -33,11 +44,6 @@ Each adjustment, and why the ASGI interface alone cannot make it:
   `callWithLogger`, which builds a logging context (a prefix string and two dicts, four extra
   calls) for Twisted's legacy log, 6% of the server's CPU at 200 rooms. A socket's reads go
   straight to the reactor's `_readOrWrite`, which catches and logs a failed read itself.
-- Request bodies: Twisted reads a whole body (spooled to disk) before daphne calls the
-  application, so a body over COLLAB_MAX_MESSAGE_BYTES is refused with 413 as soon as its
-  Content-Length (or, chunked, its running size) says so, without reading it.
-- SIGTERM: daphne cancels every application at once. First commit every accepted update, then
-  close each socket with 1001 (documents.server.graceful), then let daphne finish.
 - autobahn formats its whole configuration with `pformat` for a debug log on every
   connection, whether or not debug logging is on: only when it is, now.
 
@@ -67,14 +73,13 @@ LISTEN_BACKLOG = 2048  # Twisted's 50 overflowed in a reconnect storm (docs/benc
 # quarter of 1,500 clients, who then came back to the same queue. Slow beats refused.
 HANDSHAKE_TIMEOUT_SECONDS = 30
 
-# (owner, attribute) for every internal touched here, and the attributes that instances carry
-# once connected (the test builds a connected protocol to see them).
-INTERNALS = [
-    (WebSocketProtocol, "serverSend"),
+# (owner, attribute) for every internal touched here, by the kind of adjustment that needs it,
+# and the attributes that instances carry once connected (the test builds a connected protocol
+# to see them).
+PROMISE_INTERNALS = [
     (WebSocketProtocol, "serverClose"),
     (WebSocketProtocol, "sendCloseFrame"),
     (WebSocketProtocol, "dropConnection"),
-    (WebSocketProtocol, "STATE_OPEN"),
     (WebSocketFactory, "setProtocolOptions"),
     (daphne.server, "WebSocketFactory"),
     (daphne.server, "HTTPFactory"),
@@ -86,6 +91,10 @@ INTERNALS = [
     (HTTPFactory, "buildProtocol"),
     (FileDescriptor, "dataBuffer"),
     (FileDescriptor, "offset"),
+]
+SPEED_INTERNALS = [
+    (WebSocketProtocol, "serverSend"),
+    (WebSocketProtocol, "STATE_OPEN"),
     (FileDescriptor, "connected"),
     (FileDescriptor, "disconnecting"),
     (FileDescriptor, "_writeDisconnected"),
@@ -98,7 +107,10 @@ INTERNALS = [
     (WebSocketProtocol, "onMessage"),
     (WebSocketProtocol, "_cancelAutoPingTimeoutCall"),
 ]
+INTERNALS = PROMISE_INTERNALS + SPEED_INTERNALS
 INSTANCE_INTERNALS = [
+    (FileDescriptor, "_tempDataLen"),  # the slow-reader bound, and sent at once
+    # speed only: direct frames, sent at once, inbound frames
     (WebSocketProtocol, "state"),
     (WebSocketProtocol, "_perMessageCompress"),
     (WebSocketProtocol, "transport"),
@@ -108,10 +120,10 @@ INSTANCE_INTERNALS = [
     (WebSocketProtocol, "maxMessagePayloadSize"),
     (WebSocketProtocol, "logOctets"),
     (WebSocketProtocol, "logFrames"),
-    (FileDescriptor, "_tempDataLen"),
 ]
 
 
+# -- Promises --------------------------------------------------------------------------------------
 class Limits:
     """Collab's settings as this adapter applies them (set by `install`)."""
 
@@ -121,94 +133,6 @@ class Limits:
 
 def _server_close(self, code=None):
     self.sendCloseFrame(code=1000 if code is None else int(code), isReply=False)
-
-
-def _frame_header(length: int) -> bytes:
-    if length < 126:
-        return bytes((0x82, length))
-    if length < 1 << 16:
-        return struct.pack("!BBH", 0x82, 126, length)
-    return struct.pack("!BBQ", 0x82, 127, length)
-
-
-_autobahn_server_send = WebSocketProtocol.serverSend
-
-
-def _server_send(self, content, binary=False):
-    if binary and self.state == self.STATE_OPEN and self._perMessageCompress is None:
-        write_now(self.transport, _frame_header(len(content)) + content)
-        return
-    _autobahn_server_send(self, content, binary)
-
-
-def unmask(data: bytes, start: int, end: int, mask: bytes) -> bytes:
-    """`data[start:end]` XORed with the repeated 4-byte `mask` (RFC 6455 5.3), at C speed."""
-    length = end - start
-    key = (mask * (length // 4 + 1))[:length]
-    payload = int.from_bytes(data[start:end], "little") ^ int.from_bytes(key, "little")
-    return payload.to_bytes(length, "little")
-
-
-def _data_received(self, data: bytes) -> None:
-    if not (
-        self.state == self.STATE_OPEN
-        and not self.data
-        and self.current_frame is None
-        and not self.inside_message
-        and self._perMessageCompress is None
-        and not self.logOctets
-        and not self.logFrames
-    ):
-        self._dataReceived(data)
-        return
-    limit = self.maxMessagePayloadSize
-    size = len(data)
-    at = 0
-    while at + 6 <= size and data[at] == 0x82:  # FIN, no RSV bits, binary
-        length = data[at + 1] ^ 0x80  # the mask bit must be set: otherwise length > 127
-        if length < 126:
-            start = at + 6
-        elif length == 126 and at + 8 <= size:
-            length = data[at + 2] << 8 | data[at + 3]
-            if length < 126:  # not the shortest encoding: autobahn refuses it
-                break
-            start = at + 8
-        else:  # 64 KiB or more, unmasked, or a header cut short
-            break
-        end = start + length
-        if end > size or 0 < limit < length:
-            break
-        payload = unmask(data, start, end, data[start - 4 : start])
-        at = end
-        self.onMessage(payload, True)
-        if self.state != self.STATE_OPEN:
-            break
-    if at and self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
-        self._cancelAutoPingTimeoutCall()  # as autobahn does on any data frame
-    if at < size:
-        self._dataReceived(data[at:] if at else data)
-
-
-def write_now(transport, data: bytes) -> None:
-    """Send `data` on a plain TCP connection now if nothing waits before it; whatever the socket
-    does not take (or any other transport) goes through Twisted's buffered `write`."""
-    if (
-        isinstance(transport, tcp.Connection)
-        and not transport.TLS
-        and transport.connected
-        and not transport.disconnecting
-        and not transport._writeDisconnected
-        and not transport._tempDataLen
-        and transport.offset >= len(transport.dataBuffer)
-    ):
-        try:
-            sent = transport.socket.send(data)
-        except OSError:  # full (EAGAIN, ENOBUFS) or gone: Twisted's own write finds out which
-            sent = 0
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
 
 
 class CollabWebSocketFactory(WebSocketFactory):
@@ -310,6 +234,107 @@ def _kill_all_applications(self):
     return done
 
 
+def install_promises() -> None:
+    from django.conf import settings
+
+    Limits.max_message_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
+    Limits.send_buffer_bytes = settings.COLLAB_SEND_BUFFER_LIMIT
+    WebSocketProtocol.serverClose = _server_close
+    daphne.server.WebSocketFactory = CollabWebSocketFactory
+    daphne.server.HTTPFactory = BoundedHTTPFactory
+    Server.timeout_checker = _timeout_checker
+    Server.kill_all_applications = _kill_all_applications
+
+
+# -- Speed only ------------------------------------------------------------------------------------
+def _frame_header(length: int) -> bytes:
+    if length < 126:
+        return bytes((0x82, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", 0x82, 126, length)
+    return struct.pack("!BBQ", 0x82, 127, length)
+
+
+_autobahn_server_send = WebSocketProtocol.serverSend
+
+
+def _server_send(self, content, binary=False):
+    if binary and self.state == self.STATE_OPEN and self._perMessageCompress is None:
+        write_now(self.transport, _frame_header(len(content)) + content)
+        return
+    _autobahn_server_send(self, content, binary)
+
+
+def write_now(transport, data: bytes) -> None:
+    """Send `data` on a plain TCP connection now if nothing waits before it; whatever the socket
+    does not take (or any other transport) goes through Twisted's buffered `write`."""
+    if (
+        isinstance(transport, tcp.Connection)
+        and not transport.TLS
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport._tempDataLen
+        and transport.offset >= len(transport.dataBuffer)
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:  # full (EAGAIN, ENOBUFS) or gone: Twisted's own write finds out which
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
+
+
+def unmask(data: bytes, start: int, end: int, mask: bytes) -> bytes:
+    """`data[start:end]` XORed with the repeated 4-byte `mask` (RFC 6455 5.3), at C speed."""
+    length = end - start
+    key = (mask * (length // 4 + 1))[:length]
+    payload = int.from_bytes(data[start:end], "little") ^ int.from_bytes(key, "little")
+    return payload.to_bytes(length, "little")
+
+
+def _data_received(self, data: bytes) -> None:
+    if not (
+        self.state == self.STATE_OPEN
+        and not self.data
+        and self.current_frame is None
+        and not self.inside_message
+        and self._perMessageCompress is None
+        and not self.logOctets
+        and not self.logFrames
+    ):
+        self._dataReceived(data)
+        return
+    limit = self.maxMessagePayloadSize
+    size = len(data)
+    at = 0
+    while at + 6 <= size and data[at] == 0x82:  # FIN, no RSV bits, binary
+        length = data[at + 1] ^ 0x80  # the mask bit must be set: otherwise length > 127
+        if length < 126:
+            start = at + 6
+        elif length == 126 and at + 8 <= size:
+            length = data[at + 2] << 8 | data[at + 3]
+            if length < 126:  # not the shortest encoding: autobahn refuses it
+                break
+            start = at + 8
+        else:  # 64 KiB or more, unmasked, or a header cut short
+            break
+        end = start + length
+        if end > size or 0 < limit < length:
+            break
+        payload = unmask(data, start, end, data[start - 4 : start])
+        at = end
+        self.onMessage(payload, True)
+        if self.state != self.STATE_OPEN:
+            break
+    if at and self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+        self._cancelAutoPingTimeoutCall()  # as autobahn does on any data frame
+    if at < size:
+        self._dataReceived(data[at:] if at else data)
+
+
 _twisted_add_reader = AsyncioSelectorReactor.addReader
 
 
@@ -326,28 +351,30 @@ def _pformat_when_debugging(value) -> str:
     return ""
 
 
+def install_speedups() -> None:
+    WebSocketProtocol.serverSend = _server_send
+    WebSocketProtocol.dataReceived = _data_received
+    AsyncioSelectorReactor.addReader = _add_reader
+    autobahn_protocol.pformat = _pformat_when_debugging
+
+
 def install() -> None:
     """Adjust daphne's classes before it builds a server (idempotent)."""
-    from django.conf import settings
-
-    Limits.max_message_bytes = settings.COLLAB_MAX_MESSAGE_BYTES
-    Limits.send_buffer_bytes = settings.COLLAB_SEND_BUFFER_LIMIT
-    WebSocketProtocol.serverClose = _server_close
-    WebSocketProtocol.serverSend = _server_send
-    daphne.server.WebSocketFactory = CollabWebSocketFactory
-    daphne.server.HTTPFactory = BoundedHTTPFactory
-    Server.timeout_checker = _timeout_checker
-    Server.kill_all_applications = _kill_all_applications
-    autobahn_protocol.pformat = _pformat_when_debugging
-    AsyncioSelectorReactor.addReader = _add_reader
-    WebSocketProtocol.dataReceived = _data_received
+    install_promises()
+    install_speedups()
 
 
 def serve(application, host: str, port: int, *, behind_proxy: bool) -> None:
     """What `manage.py serve` runs by default."""
     from daphne.endpoints import build_endpoint_description_strings
+    from twisted.internet import reactor
+
+    from documents.server import background
 
     install()
+    # The process's background work starts with the server, not with its first request. A
+    # timer, not a startup trigger: those fire before the asyncio loop runs.
+    reactor.callLater(0, background.start)
     proxy = {}
     if behind_proxy:
         proxy = {
