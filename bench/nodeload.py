@@ -3,6 +3,7 @@
 The generator is one `node` process per scenario run: one JSON command per line on its stdin,
 one JSON reply per line on its stdout. It holds the clients (one `ws` socket and one Y.Doc
 each) between commands, so a scenario can connect, type, measure the server, and close.
+The endurance soak (tests/support/soak) drives its steady mode through the same class.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def client_specs(target, names: list[str], per_room: int) -> list[dict]:
 class NodeLoad:
     def __init__(self) -> None:
         self.process: asyncio.subprocess.Process | None = None
+        self._turn = asyncio.Lock()  # one command at a time: replies come back in order
 
     async def __aenter__(self) -> NodeLoad:
         if not (NODELOAD / "node_modules").is_dir():
@@ -68,9 +70,10 @@ class NodeLoad:
         return self.process.pid
 
     async def command(self, cmd: str, timeout: float = 600, **args) -> dict:
-        self.process.stdin.write(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
-        await self.process.stdin.drain()
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        async with self._turn:
+            self.process.stdin.write(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
+            await self.process.stdin.drain()
+            line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         if not line:
             raise RuntimeError("the Node load generator exited")
         reply = json.loads(line)
@@ -88,3 +91,22 @@ class NodeLoad:
 
     async def close(self) -> dict:
         return await self.command("close")
+
+    # -- steady typing (the endurance soak; loadgen.mjs documents each command) ----------------
+    async def steady(self, rate: float, keep: int) -> dict:
+        return await self.command("steady", rate=rate, keep=keep)
+
+    async def window(self) -> dict:
+        return await self.command("window")
+
+    async def leave(self, rooms: list[str], drain_s: float) -> dict:
+        return await self.command("leave", rooms=rooms, drain_s=drain_s)
+
+    async def finish(self, drain_s: float) -> dict:
+        return await self.command("finish", drain_s=drain_s)
+
+    async def await_close(self, index: int, timeout_s: float) -> dict:
+        return await self.command("await_close", index=index, timeout_s=timeout_s)
+
+    async def verify(self, http: str, token: str) -> dict:
+        return await self.command("verify", http=http, token=token)

@@ -8,6 +8,13 @@
 //   {"cmd": "type", "rate": 5, "seconds": 10, "drain_s": 20, "quiet_s": 2}
 //   {"cmd": "close"}
 //   {"cmd": "exit"}
+// and the endurance soak's (tests/support/soak), on clients connected with `typist`:
+//   {"cmd": "steady", "rate": 2, "keep": 40}   typing that goes on until the rooms are left
+//   {"cmd": "window"}          what happened since the previous window (latencies, closes)
+//   {"cmd": "leave", "rooms": [...], "drain_s": 10}    stop, wait for delivery, record, close
+//   {"cmd": "finish", "drain_s": 30}                   `leave` for every open room
+//   {"cmd": "await_close", "index": 7, "timeout_s": 5}  a client closed by the server
+//   {"cmd": "verify", "http": "http://...", "token": "..."}  every left room against a cold load
 // Every reply carries this process's CPU seconds for the command (process.cpuUsage) and the
 // load average.
 //
@@ -17,6 +24,13 @@
 // gets (and then applies the update to its Y.Doc, as a client does). Each (receiver, update)
 // is counted once; a marker arriving again at the same receiver is a duplicate, one arriving
 // at its own sender is an echo (not a delivery), one arriving in another room is misrouted.
+//
+// Steady typing (the soak): each typist writes into a paragraph of its own in the XmlFragment
+// `default` (as y-prosemirror lays out a document), appending a marker per edit and deleting
+// its oldest one past `keep`, so a room holds a bounded document however long it is typed in
+// (Yjs squashes each typist's deleted run into one tombstone) and a server's memory can only
+// grow by what it keeps itself. An observer client (`observer`) receives and applies but is
+// not counted; closes with a code in a client's `expect_close` are expected, others errors.
 
 import os from 'node:os'
 import readline from 'node:readline'
@@ -95,6 +109,7 @@ function countDelivery (client, seq, now) {
     run.delivered++
     run.latencies.push(now - sentAt[seq])
     run.lastArrival = now
+    if (soak !== null) soak.rooms.get(client.room).delivered++
   }
   return true
 }
@@ -117,6 +132,14 @@ class Client {
     this.failure = null
     this.startedAt = 0
     this.syncedAt = 0
+    this.typist = Boolean(spec.typist)
+    this.observer = Boolean(spec.observer)
+    this.expectClose = new Set(spec.expect_close || [])
+    this.closeCode = null
+    this.leaving = false
+    this.paragraph = null // the steady typist's own XmlText
+    this.nextAt = 0
+    this.awarenessClock = 0
     this.doc.on('update', (update, origin) => {
       if (origin !== REMOTE && this.state === 'synced') {
         this.send((enc) => {
@@ -172,10 +195,12 @@ class Client {
       })
       ws.on('error', (err) => this.fail(`error ${err.code || err.message}`))
       ws.on('close', (code) => {
+        this.closeCode = code
         if (this.state === 'connecting') this.fail(`closed ${code}`)
         else if (this.state === 'synced') {
           this.state = 'closed'
           if (run !== null && !closing) run.disconnected = (run.disconnected || 0) + 1
+          if (soak !== null && !closing && !this.leaving) soak.recordClose(this, code)
         }
       })
     })
@@ -211,7 +236,7 @@ class Client {
     } else if (sub === SYNC_STEP2 || sub === SYNC_UPDATE) {
       const update = decoding.readVarUint8Array(dec)
       // An echo of the client's own update changes nothing in its Doc: not applied again.
-      if (recordMarkers(this, update, now)) Y.applyUpdate(this.doc, update, REMOTE)
+      if (this.observer || recordMarkers(this, update, now)) Y.applyUpdate(this.doc, update, REMOTE)
       if (sub === SYNC_STEP2 && this.state === 'connecting') {
         this.state = 'synced'
         this.syncedAt = now
@@ -246,6 +271,7 @@ function stats (values) {
 }
 
 async function connect ({ clients: specs, batch = 100, timeout_s: timeoutS = 30 }) {
+  const firstIndex = clients.length
   const fresh = specs.map((spec) => {
     const client = new Client(clients.length, spec)
     clients.push(client)
@@ -260,7 +286,9 @@ async function connect ({ clients: specs, batch = 100, timeout_s: timeoutS = 30 
   const failures = {}
   for (const c of fresh) if (c.state === 'failed') failures[c.failure] = (failures[c.failure] || 0) + 1
   const timedOut = failures.timeout || 0
+  if (soak !== null) soak.joined(fresh, failures)
   return {
+    first_index: firstIndex,
     requested: fresh.length,
     synced: synced.length,
     refused: fresh.length - synced.length - timedOut,
@@ -360,14 +388,19 @@ async function type ({ rate, seconds, drain_s: drainS = 20, quiet_s: quietS = 2 
 
 let closing = false
 
-async function close () {
-  closing = true
-  const open = clients.filter((c) => c.ws && c.ws.readyState !== WebSocket.CLOSED)
-  await Promise.all(open.map((c) => new Promise((resolve) => {
+// Close normally; a socket that has not closed 5 s later is dropped.
+function closeSockets (some) {
+  const open = some.filter((c) => c.ws && c.ws.readyState !== WebSocket.CLOSED)
+  return Promise.all(open.map((c) => new Promise((resolve) => {
     const timer = setTimeout(() => { c.ws.terminate(); resolve() }, 5000)
     c.ws.once('close', () => { clearTimeout(timer); resolve() })
     c.ws.close(1000)
   })))
+}
+
+async function close () {
+  closing = true
+  await closeSockets(clients)
   const closed = clients.length
   clients.length = 0
   sentAt.length = 0
@@ -376,7 +409,233 @@ async function close () {
   return { closed }
 }
 
-const commands = { connect, type, close }
+// -- the soak's steady typing ----------------------------------------------------------------
+const MSG_AWARENESS = 1
+const MARKER_LENGTH = 10 // '~q' + 8 digits
+let soak = null
+
+class Soak {
+  constructor ({ rate, keep }) {
+    this.rate = rate
+    this.keep = keep
+    this.rooms = new Map() // room -> {document, clients, sent, expected, delivered, view}
+    this.typists = new Set()
+    this.window = this.newWindow()
+    this.cpu = process.cpuUsage()
+    this.timer = setInterval(() => this.tick(), 5)
+  }
+
+  newWindow () {
+    return { edits: 0, lags: [], closes: {}, expectedCloses: {}, failedJoins: {} }
+  }
+
+  room (client) {
+    let room = this.rooms.get(client.room)
+    if (room === undefined) {
+      room = { document: client.document, clients: [], sent: 0, expected: 0, delivered: 0, view: null }
+      this.rooms.set(client.room, room)
+    }
+    return room
+  }
+
+  joined (fresh, failures) {
+    const now = performance.now()
+    for (const client of fresh) {
+      if (client.state === 'failed') continue
+      this.room(client).clients.push(client)
+      if (client.typist && client.state === 'synced') {
+        client.nextAt = now + Math.random() * 1000 / this.rate
+        this.typists.add(client)
+      }
+    }
+    for (const [reason, n] of Object.entries(failures)) {
+      this.window.failedJoins[reason] = (this.window.failedJoins[reason] || 0) + n
+    }
+  }
+
+  recordClose (client, code) {
+    const into = client.expectClose.has(code) ? this.window.expectedCloses : this.window.closes
+    into[code] = (into[code] || 0) + 1
+    this.typists.delete(client)
+  }
+
+  tick () {
+    const now = performance.now()
+    for (const client of this.typists) {
+      if (client.nextAt > now) continue
+      this.window.lags.push(now - client.nextAt)
+      // A generator that fell a second behind skips ahead rather than bursting to catch up.
+      client.nextAt = Math.max(client.nextAt + 1000 / this.rate, now - 1000)
+      this.edit(client)
+    }
+  }
+
+  edit (client) {
+    const room = this.rooms.get(client.room)
+    const receivers = room.clients.filter((c) => c !== client && !c.observer && c.state === 'synced')
+    const seq = sentAt.length
+    senderOf.push(client.index)
+    sentAt.push(performance.now())
+    room.sent++
+    room.expected += receivers.length
+    run.expected += receivers.length
+    this.window.edits++
+    const marker = `~q${String(seq).padStart(8, '0')}`
+    client.doc.transact(() => {
+      if (client.paragraph === null) {
+        const paragraph = new Y.XmlElement('paragraph')
+        client.paragraph = new Y.XmlText()
+        paragraph.insert(0, [client.paragraph])
+        const fragment = client.doc.getXmlFragment('default')
+        fragment.insert(fragment.length, [paragraph])
+      }
+      client.paragraph.insert(client.paragraph.length, marker)
+      if (client.paragraph.length > this.keep * MARKER_LENGTH) client.paragraph.delete(0, MARKER_LENGTH)
+    })
+    this.sendAwareness(client)
+  }
+
+  // The caret moves with every edit, so a provider sends its awareness state each time.
+  sendAwareness (client) {
+    const update = encoding.createEncoder()
+    encoding.writeVarUint(update, 1)
+    encoding.writeVarUint(update, client.doc.clientID)
+    encoding.writeVarUint(update, ++client.awarenessClock)
+    encoding.writeVarString(update, JSON.stringify({
+      user: { name: `typist ${client.index}` },
+      cursor: { anchor: client.paragraph.length }
+    }))
+    client.send((enc) => {
+      encoding.writeVarUint(enc, MSG_AWARENESS)
+      encoding.writeVarUint8Array(enc, encoding.toUint8Array(update))
+    })
+  }
+
+  takeWindow () {
+    const window = this.window
+    this.window = this.newWindow()
+    const latencies = run.latencies
+    run.latencies = []
+    const cpu = process.cpuUsage(this.cpu)
+    this.cpu = process.cpuUsage()
+    let open = 0
+    for (const room of this.rooms.values()) if (room.view === null) open++
+    return {
+      edits: window.edits,
+      deliveries: latencies.length,
+      ...stats(latencies),
+      duplicates: run.duplicates,
+      misrouted: run.misrouted,
+      echoes: run.echoes,
+      unexpected_closes: window.closes,
+      expected_closes: window.expectedCloses,
+      failed_joins: window.failedJoins,
+      lag: stats(window.lags),
+      open_rooms: open,
+      typists: this.typists.size,
+      cpu_s: Math.round((cpu.user + cpu.system) / 1e4) / 100
+    }
+  }
+}
+
+function viewOf (doc) {
+  const sv = Object.fromEntries([...Y.decodeStateVector(Y.encodeStateVector(doc))].sort((a, b) => a[0] - b[0]))
+  return { content: doc.getXmlFragment('default').toString(), sv: JSON.stringify(sv) }
+}
+
+async function until (condition, timeoutMs) {
+  const deadline = performance.now() + timeoutMs
+  while (!condition() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  return condition()
+}
+
+function steady ({ rate, keep = 40 }) {
+  if (soak !== null) throw new Error('already typing steadily')
+  run = newRun(sentAt.length)
+  soak = new Soak({ rate, keep })
+  soak.joined(clients, {}) // the clients connected before typing started
+  return { typists: soak.typists.size }
+}
+
+function window () {
+  return soak.takeWindow()
+}
+
+// Stop typing in these rooms, give every edit `drain_s` to reach the room's other clients, then
+// record what the clients hold (they must agree) and close them.
+async function leave ({ rooms: names, drain_s: drainS = 10 }) {
+  const rooms = names.map((name) => [name, soak.rooms.get(name)])
+  for (const [, room] of rooms) for (const client of room.clients) soak.typists.delete(client)
+  await until(() => rooms.every(([, room]) => room.delivered >= room.expected), drainS * 1000)
+  const left = []
+  for (const [name, room] of rooms) {
+    const holders = room.clients.filter((c) => !c.observer && c.state === 'synced')
+    const views = holders.map((c) => viewOf(c.doc))
+    room.view = views[0] || { content: null, sv: null }
+    left.push({
+      room: name,
+      sent: room.sent,
+      expected: room.expected,
+      delivered: room.delivered,
+      missing: room.expected - room.delivered,
+      holders: holders.length,
+      agree: views.every((v) => v.content === room.view.content && v.sv === room.view.sv)
+    })
+    for (const client of room.clients) client.leaving = true
+  }
+  await closeSockets(rooms.flatMap(([, room]) => room.clients))
+  for (const [, room] of rooms) {
+    for (const client of room.clients) {
+      client.doc.destroy()
+      client.received = null
+    }
+  }
+  return { rooms: left }
+}
+
+async function finish ({ drain_s: drainS = 30 }) {
+  clearInterval(soak.timer)
+  const open = [...soak.rooms].filter(([, room]) => room.view === null).map(([name]) => name)
+  return leave({ rooms: open, drain_s: drainS })
+}
+
+async function awaitClose ({ index, timeout_s: timeoutS = 5 }) {
+  const client = clients[index]
+  const started = performance.now()
+  await until(() => client.closeCode !== null, timeoutS * 1000)
+  return { code: client.closeCode, waited_ms: Math.round(performance.now() - started) }
+}
+
+// Every left room's recorded view against a cold load of its document (GET .../state).
+async function verify ({ http, token }) {
+  const mismatches = []
+  let checked = 0
+  for (const [name, room] of soak.rooms) {
+    if (room.view === null || room.view.sv === null) continue
+    const response = await fetch(`${http}/api/documents/${room.document}/state`, {
+      headers: { Authorization: `Bearer ${token}` }
+    })
+    checked++
+    if (!response.ok) {
+      mismatches.push({ room: name, detail: `GET state answered ${response.status}` })
+      continue
+    }
+    const cold = new Y.Doc()
+    Y.applyUpdate(cold, new Uint8Array(await response.arrayBuffer()))
+    const served = viewOf(cold)
+    if (served.content !== room.view.content || served.sv !== room.view.sv) {
+      mismatches.push({
+        room: name,
+        detail: `clients hold ${room.view.content.length} characters, state ${room.view.sv}; ` +
+          `the cold load ${served.content.length}, state ${served.sv}`
+      })
+    }
+    cold.destroy()
+  }
+  return { checked, mismatches }
+}
+
+const commands = { connect, type, close, steady, window, leave, finish, await_close: awaitClose, verify }
 
 // Warm the JIT on the paths every client runs (make, encode, apply an update), so that the
 // first second of a measurement does not time the generator's compiler.

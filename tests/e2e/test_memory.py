@@ -9,14 +9,9 @@ import pytest
 import requests
 
 from documents.models import ApiToken, Document
+from tests.support.procfs import rss_bytes
 from tests.support.waiting import eventually
 from tests.support.yclient import YClient, synced_client
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        kilobytes = re.search(r"VmRSS:\s+(\d+) kB", status.read()).group(1)
-    return int(kilobytes) * 1024
 
 
 def open_rooms(server) -> float:

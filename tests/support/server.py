@@ -62,6 +62,7 @@ class ServerProcess:
     log_path: Path = field(default_factory=lambda: Path("/dev/null"))
     # manage.py run through tests.support.held_store: commits wait for release_store()
     held_store: bool = False
+    log_dir: Path = ROOT / "var" / "test-logs"
 
     @property
     def http(self) -> str:
@@ -72,9 +73,8 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        log_dir = ROOT / "var" / "test-logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"serve-{self.port}.log"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.log_dir / f"serve-{self.port}.log"
         argv = [arg.format(port=self.port) for arg in WAYS_TO_RUN[self.way]]
         if self.held_store:
             assert argv[0] == "manage.py", f"a held store needs manage.py, not {self.way}"
