@@ -14,14 +14,14 @@ import asyncio
 import contextlib
 import os
 import random
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
 from bench.nodeload import NodeLoad
 from tests.support.chaos import stop_gracefully
 from tests.support.redis_server import RedisServer
 from tests.support.server import ServerProcess, database_url_of_test_db, free_port, server_env
 from tests.support.soak.cast import Cast
+from tests.support.soak.options import SoakOptions
 from tests.support.soak.probes import Probes, ProcessGone
 from tests.support.soak.report import row_line
 from tests.support.soak.rooms import AccessChanges, Churn, RoomLog, typists
@@ -32,41 +32,6 @@ from tests.support.soak.verdict import checks_as_json, connection_bound, judge
 # (with other databases, other users), and a run that exhausts it proves nothing more.
 CONNECTION_GUARD = 10
 DRAIN_S = 10  # how long edits in a room being left may take to reach its other clients
-DEFAULT_AUTO_VERSION_MINUTES = 10.0  # collab/settings.py's default
-AUTO_VERSION_WINDOWS = 10  # an automatic version every 10 windows, as the default every 10 min
-
-
-@dataclass
-class SoakOptions:
-    minutes: float
-    out: Path
-    seed: int = 0
-    window_seconds: float = 60
-    processes: int = 2
-    rooms: int = 30
-    typists_per_room: int = 3
-    edits_per_second: float = 2.0  # per typist
-    keep: int = 40  # markers in each typist's paragraph: a bounded document however long
-    fresh_per_window: int = 3
-    api_per_second: float = 3.0
-    sign_ins_per_window: int = 2
-    server_env: dict[str, str] = field(default_factory=dict)  # --server-env, on top of ours
-
-    @property
-    def windows(self) -> int:
-        return max(2, round(self.minutes * 60 / self.window_seconds))
-
-    def server_settings(self) -> dict[str, str]:
-        """What the servers get beside the defaults. COLLAB_AUTO_VERSION_MINUTES only when a
-        run is too short for the default (10) to take a version within its second half."""
-        settings = {}
-        minutes = min(
-            AUTO_VERSION_WINDOWS * self.window_seconds / 60,
-            self.windows * self.window_seconds / 120,
-        )
-        if minutes != DEFAULT_AUTO_VERSION_MINUTES:
-            settings["COLLAB_AUTO_VERSION_MINUTES"] = f"{minutes:g}"
-        return {**settings, **self.server_env}
 
 
 def run_soak(options: SoakOptions, cast: Cast) -> dict:
@@ -158,13 +123,17 @@ class Soak:
         await load.steady(options.edits_per_second, options.keep)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        background = [
-            asyncio.create_task(self._sample(probes, started)),
-            asyncio.create_task(api_traffic(http, cast, options.api_per_second, rng)),
-            asyncio.create_task(
-                sign_ins(http, cast, options.sign_ins_per_window, options.window_seconds)
-            ),
-        ]
+        background = [asyncio.create_task(self._sample(probes, started))]
+        if options.api_per_second:
+            background.append(
+                asyncio.create_task(api_traffic(http, cast, options.api_per_second, rng))
+            )
+        if options.sign_ins_per_window:
+            background.append(
+                asyncio.create_task(
+                    sign_ins(http, cast, options.sign_ins_per_window, options.window_seconds)
+                )
+            )
         try:
             cpu_mark = None
             for n in range(options.windows):
