@@ -3,12 +3,12 @@ processes with the defaults users get, judged as an operator would judge a week:
 edit, memory flat, database connections within the pools, no latency spikes.
 
 The run is scripts/soak itself, in 10-second windows (each holds a minute's fresh documents,
-sign-ins, access change and named version). On main at 26ef42e it fails: within 2-4 s the two
-processes hold 53-56 Postgres connections against a bound of 41 (each HTTP request's thread
-keeps its own with COLLAB_DB_CONN_MAX_AGE=60), and the soak stops before it exhausts the shared
-server; with that setting at 0, RSS grows +3.5 and +4.1 MB per 10 windows over the second half
-(limit 1); with the memory branch's fix and CPython's collector thresholds as well, still +4.2
-and +3.6 (docs/endurance.md: what it found).
+sign-ins, access change and named version). Before the connection pool (main at 26ef42e) it
+failed within 4 s: 53-56 Postgres connections against a bound of 41 (each HTTP request's thread
+kept its own), and the soak stopped before exhausting the shared server. With the pool (main at
+b11d7da) it fails on memory alone: peak 21 connections, but RSS +3.4 and +3.2 MB per 10 windows
+over the second half (limit 1), and +4.2 and +3.6 with the memory branch's fix and CPython's
+collector thresholds (docs/endurance.md: what it found).
 
 The verdict's own rules are checked on made-up records below, so that what fails them is known
 without a machine quiet enough to show it."""

@@ -66,6 +66,7 @@ def plot(report: dict, path: Path) -> None:
 
     connections.plot(sample_at, [s["connections"] for s in samples], label="connections")
     connections.axhline(report["connection_bound"], color="red", linestyle="--", label="bound")
+    connections.set_ylim(bottom=0)
     connections.set_ylabel("Postgres connections")
     connections.legend(loc="upper left")
 

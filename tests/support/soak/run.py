@@ -16,6 +16,8 @@ import os
 import random
 from dataclasses import asdict
 
+from django.conf import settings
+
 from bench.nodeload import NodeLoad
 from tests.support.chaos import stop_gracefully
 from tests.support.redis_server import RedisServer
@@ -36,9 +38,9 @@ DRAIN_S = 10  # how long edits in a room being left may take to reach its other 
 
 def run_soak(options: SoakOptions, cast: Cast) -> dict:
     """The report (soak.json's content): options, rows, samples, edits, checks, `passed`."""
-    settings = options.server_settings()
+    overrides = options.server_settings()
     redis = RedisServer().start()
-    env = server_env(REDIS_URL=redis.url, **settings)
+    env = server_env(REDIS_URL=redis.url, **overrides)
     logs = options.out / "logs"
     servers = [
         ServerProcess(port=free_port(), env=env, log_dir=logs) for _ in range(options.processes)
@@ -52,7 +54,7 @@ def run_soak(options: SoakOptions, cast: Cast) -> dict:
         for server in servers:
             server.stop()
         redis.stop()
-    report.update(server_settings=settings, logs=str(logs))
+    report.update(server_settings=overrides, logs=str(logs))
     checks = judge(report)
     report.update(checks=checks_as_json(checks), passed=all(check.ok for check in checks))
     return report
@@ -64,7 +66,7 @@ class Soak:
         self.cast = cast
         self.servers = servers
         self.env = env
-        self.bound = connection_bound(env, len(servers))
+        self.bound = connection_bound(env, len(servers), settings.COLLAB_DB_POOL_SIZE)
         self.rows: list[dict] = []
         self.samples: list[dict] = []
         self.problems: list[str] = []

@@ -22,8 +22,6 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-# Must equal the default of COLLAB_DB_POOL_SIZE in collab/settings.py (the per-process pool).
-DEFAULT_POOL_SIZE = 20
 RSS_SLOPE_LIMIT_MB = 1.0  # per 10 windows, over the second half of the run
 P99_FACTOR = 3.0  # the worst window's p99 against the median window's
 # The first window joins every long-lived room's clients at once and runs each code path for
@@ -45,9 +43,10 @@ def check_line(check: dict) -> str:
     return f"{verdict}  {check['criterion']}: {check['detail']}"
 
 
-def connection_bound(server_env: Mapping[str, str], processes: int) -> int:
-    """Each process holds at most its pool; the soak itself holds one connection (its probes)."""
-    return processes * int(server_env.get("COLLAB_DB_POOL_SIZE", DEFAULT_POOL_SIZE)) + 1
+def connection_bound(server_env: Mapping[str, str], processes: int, default_pool: int) -> int:
+    """Each process holds at most its pool (COLLAB_DB_POOL_SIZE); the soak itself holds one
+    connection (its probes')."""
+    return processes * int(server_env.get("COLLAB_DB_POOL_SIZE", default_pool)) + 1
 
 
 def rss_slopes(samples: list[dict], window_seconds: float) -> list[float]:
