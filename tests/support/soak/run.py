@@ -169,8 +169,8 @@ class Soak:
             self.samples.append(sample)
             if sample["connections"] > self.bound + CONNECTION_GUARD:
                 return self._stop_early(
-                    f"{sample['connections']} Postgres connections, {CONNECTION_GUARD} past the "
-                    f"bound of {self.bound} (the database server is shared)"
+                    f"{sample['connections']} Postgres connections, more than {CONNECTION_GUARD} "
+                    f"past the bound of {self.bound} (the database server is shared)"
                 )
             await asyncio.sleep(interval)
 
