@@ -103,7 +103,6 @@ class DocumentConsumer:
             address=self.client_address,
             role=role,
             wants_ack=query.get("ack", ["0"])[0] == "1",
-            on_close=self.close_after_drain,
         )
         rate = settings.COLLAB_AWARENESS_PER_SECOND
         self.awareness_budget = TokenBucket(rate, burst=rate)
@@ -229,24 +228,6 @@ class DocumentConsumer:
             self.client.stop()
             self.room = None
             await live_connections.left(self)
-
-    def close_after_drain(self, code: int) -> None:
-        """Close once every frame queued before the close has been written."""
-
-        client = self.client
-
-        async def close_later():
-            try:
-                if client is not None:
-                    await client.flushed()
-                await self.close(code)
-            except Exception as exc:  # the peer went first: nothing to close
-                log.debug("close of %s failed: %r", self.client_address, exc)
-            finally:
-                if client is not None and not client.close_sent.done():
-                    client.close_sent.set_result(None)
-
-        _background(close_later())
 
 
 _tasks: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones

@@ -6,6 +6,11 @@ peer reads) it finishes without waiting, so a frame costs no queue, no future an
 switch. Only a send that has to wait (uvicorn under backpressure) gets a writer task, which
 finishes it and then writes what queued behind it, up to the bounds (COLLAB_SEND_QUEUE_LIMIT
 frames, COLLAB_SEND_BUFFER_LIMIT bytes); past them the socket is closed with 4408.
+
+It also closes its socket (once what was queued before the close is out), so that nothing it
+holds points back at the endpoint that made it: the endpoint holds the client, and a callback
+into the endpoint made the pair a reference cycle, which only a full collection frees
+(docs/scaling.md, "Memory and the garbage collector").
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from documents.sync.closecodes import CloseCode
 
 log = logging.getLogger("collab.consumer")
 _open_clients: weakref.WeakSet[SocketClient] = weakref.WeakSet()
+_closing: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -37,10 +43,8 @@ class SocketClient:
         address: str,
         role: str,
         wants_ack: bool,
-        on_close: Callable[[int], None],
     ) -> None:
         self._send = send
-        self._on_close = on_close  # the consumer closes the socket once what was queued is out
         self.user_id = scope["user"].pk
         self.token_id = scope.get("api_token_id")  # revoking it closes this socket
         self.handshake_at = scope.get("handshake_at")  # before credentials were read
@@ -85,7 +89,20 @@ class SocketClient:
             self._writer.cancel()
             self._backlog.clear()
             self._queued_bytes = 0
-        self._on_close(code)
+        task = asyncio.get_running_loop().create_task(self._close_when_flushed(code))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _close_when_flushed(self, code: int) -> None:
+        """Close once every frame queued before the close has been written."""
+        try:
+            await self.flushed()
+            await self._send({"type": "websocket.close", "code": int(code)})
+        except Exception as exc:  # the peer went first: nothing to close
+            log.debug("close of %s failed: %r", self.address, exc)
+        finally:
+            if not self.close_sent.done():
+                self.close_sent.set_result(None)
 
     async def flushed(self) -> None:
         """Return once every frame handed to `send` before now is written (or dropped)."""
@@ -108,6 +125,13 @@ class SocketClient:
             self._peer_gone(exc)
             return
         self._writer = asyncio.get_running_loop().create_task(self._drain(sending, awaited))
+        self._writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, writer: asyncio.Task) -> None:
+        # A writer cancelled before its first step never runs `_drain`'s `finally`; kept, its
+        # exception's traceback would hold the client: a cycle.
+        if self._writer is writer:
+            self._writer = None
 
     async def _drain(self, sending: Coroutine, awaited) -> None:
         """Finish the send that had to wait, then write the backlog, then get out of the way."""
@@ -121,7 +145,7 @@ class SocketClient:
             self._peer_gone(exc)
         finally:
             sending.close()  # a no-op once finished; cancelled, it ends the server's send
-            self._writer = None
+            self._writer = None  # now, not in a later turn: a send meanwhile must not queue
 
     def _peer_gone(self, exc: Exception) -> None:
         # The server raises on a peer that went (uvicorn ClientDisconnected, autobahn

@@ -143,15 +143,18 @@ class RoomRegistry:
         self._unload_when_idle(room)
 
     def _unload_when_idle(self, room: Room) -> None:
-        if not room.clients and room.name not in self._unload_timers:
+        name = room.name  # the timer holds the name, not the room: an unloaded room goes at once
+        if not room.clients and name not in self._unload_timers:
             loop = asyncio.get_running_loop()
-            self._unload_timers[room.name] = loop.call_later(
-                self.config.idle_seconds, lambda: loop.create_task(self.unload_idle(room.name))
+            self._unload_timers[name] = loop.call_later(
+                self.config.idle_seconds, lambda: loop.create_task(self.unload_idle(name))
             )
 
     async def unload_idle(self, name: str) -> None:
         """Persist and drop a room nobody has used for `idle_seconds` (bounded memory)."""
-        self._unload_timers.pop(name, None)
+        timer = self._unload_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()  # called before it fired
         room = self.rooms.get(name)
         if room is None or room.clients:
             return

@@ -11,6 +11,7 @@ import pytest
 from documents.models import Role
 from documents.server.socket_client import SocketClient
 from documents.sync.closecodes import CloseCode
+from tests.support.waiting import eventually
 
 
 class PeerServer:
@@ -18,6 +19,7 @@ class PeerServer:
 
     def __init__(self) -> None:
         self.written: list[bytes] = []
+        self.closes: list[int] = []
         self.reading = asyncio.Event()
         self.reading.set()
         self.gone = False
@@ -25,18 +27,20 @@ class PeerServer:
     async def send(self, message: dict) -> None:
         if self.gone:
             raise ConnectionResetError("peer went away")
+        if message["type"] == "websocket.close":
+            self.closes.append(message["code"])
+            return
         await self.reading.wait()  # as uvicorn does when the transport's buffer is full
         self.written.append(message["bytes"])
 
 
-def client_of(server: PeerServer, closes: list[int], **limits) -> SocketClient:
+def client_of(server: PeerServer, **limits) -> SocketClient:
     client = SocketClient(
         send=server.send,
         scope={"user": SimpleNamespace(pk=1)},
         address="127.0.0.1",
         role=Role.EDITOR,
         wants_ack=False,
-        on_close=closes.append,
     )
     client._limit = limits.get("frames", client._limit)
     client._byte_limit = limits.get("bytes", client._byte_limit)
@@ -44,17 +48,17 @@ def client_of(server: PeerServer, closes: list[int], **limits) -> SocketClient:
 
 
 async def test_a_frame_is_written_before_send_returns_when_the_server_does_not_wait():
-    server, closes = PeerServer(), []
-    client = client_of(server, closes)
+    server = PeerServer()
+    client = client_of(server)
     client.send(b"one")
     client.send(b"two")
     assert server.written == [b"one", b"two"]  # no task switch needed
-    assert closes == []
+    assert server.closes == []
 
 
 async def test_frames_sent_while_the_peer_stalls_follow_in_order_once_it_reads_again():
-    server, closes = PeerServer(), []
-    client = client_of(server, closes)
+    server = PeerServer()
+    client = client_of(server)
     server.reading.clear()
     for n in range(5):
         client.send(b"frame %d" % n)
@@ -67,13 +71,13 @@ async def test_frames_sent_while_the_peer_stalls_follow_in_order_once_it_reads_a
 
 
 async def test_a_stalled_peer_is_closed_with_4408_past_the_bound_and_its_backlog_dropped():
-    server, closes = PeerServer(), []
-    client = client_of(server, closes, frames=3)
+    server = PeerServer()
+    client = client_of(server, frames=3)
     server.reading.clear()
     for n in range(10):
         client.send(b"frame %d" % n)
-    assert closes == [CloseCode.TOO_SLOW]
     assert client.closing
+    await eventually(lambda: server.closes == [CloseCode.TOO_SLOW], what="4408")
     await asyncio.wait_for(client.flushed(), timeout=5)  # the waiting send was given up
     server.reading.set()
     client.send(b"late")
@@ -82,8 +86,8 @@ async def test_a_stalled_peer_is_closed_with_4408_past_the_bound_and_its_backlog
 
 @pytest.mark.parametrize("stalled_first", [False, True])
 async def test_a_peer_that_went_away_stops_the_sending_without_an_error(stalled_first):
-    server, closes = PeerServer(), []
-    client = client_of(server, closes)
+    server = PeerServer()
+    client = client_of(server)
     if stalled_first:
         server.reading.clear()
         client.send(b"waits")
@@ -96,4 +100,4 @@ async def test_a_peer_that_went_away_stops_the_sending_without_an_error(stalled_
         client.send(b"lost")
     assert client.closing
     client.send(b"more")  # dropped quietly: the server's disconnect cleans up
-    assert closes == []
+    assert server.closes == []

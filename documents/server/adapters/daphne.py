@@ -135,9 +135,27 @@ def _server_close(self, code=None):
     self.sendCloseFrame(code=1000 if code is None else int(code), isReply=False)
 
 
+def _forget_result(_protocol) -> None:
+    return None
+
+
+class CollabWebSocketProtocol(WebSocketProtocol):
+    """daphne's protocol, freed by reference counting once its connection is lost."""
+
+    def connectionLost(self, reason):
+        super().connectionLost(reason)
+        # autobahn resolves `is_closed` with the protocol itself: the protocol holds the
+        # Deferred, the Deferred its result, a cycle that kept each closed connection's
+        # protocol, buffers, headers and application queue (9.5 KiB) until a full collection.
+        # Nothing waits on it (daphne does not use it); a later callback would get None.
+        self.is_closed.addCallback(_forget_result)
+
+
 class CollabWebSocketFactory(WebSocketFactory):
     """Collab's limits whatever options daphne passes (its command line's defaults are 1 MiB
-    messages and a 5 s handshake)."""
+    messages and a 5 s handshake), and Collab's protocol."""
+
+    protocol = CollabWebSocketProtocol
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -176,8 +194,16 @@ class BoundedRequest(WebRequest):
         super().handleContentChunk(data)
 
     def process(self):
-        if not self._refused:
-            super().process()
+        if self._refused:
+            return
+        super().process()
+        if self.transport is None and self.channel is not None:
+            # daphne took the transport for a WebSocket protocol: this request and its HTTP
+            # channel are done, yet hold each other (`channel.requests`, `request.channel`;
+            # Twisted unlinks them when the channel's connection is lost, which now never
+            # reaches the channel). Unlinked here, both are freed at once instead of at the
+            # next full collection (3.8 KiB per connection).
+            self.channel = None
 
     def _refuse(self) -> None:
         self._refused = True
