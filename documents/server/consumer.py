@@ -24,12 +24,13 @@ from django.db import Error as DatabaseError
 from documents.access import NO_DOCUMENT, handshake_access
 from documents.db import in_db_thread
 from documents.server import live_connections, metrics
+from documents.server.expiry import close_at_expiry
 from documents.server.origins import handshake_origin, origin_allowed
-from documents.server.ratelimit import ConnectionRateLimit, TokenBucket
+from documents.server.ratelimit import ConnectionRateLimit, NewestOnly
 from documents.server.runtime import get_registry
 from documents.server.socket_client import SocketClient
 from documents.sync.closecodes import CloseCode
-from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, SyncStep1, message_type
+from documents.sync.protocol import AwarenessUpdate, ProtocolError, SyncStep1
 from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
@@ -45,8 +46,8 @@ class DocumentConsumer:
     room = None
     client: SocketClient | None = None
     document_id: str | None = None
-    _deferred_awareness: bytes | None = None
-    _deferred_step1: SyncStep1 | None = None
+    throttles: dict[type, NewestOnly]
+    _expiry: asyncio.TimerHandle | None = None
 
     def __init__(self, scope, send) -> None:
         self.scope = scope
@@ -105,10 +106,16 @@ class DocumentConsumer:
             wants_ack=query.get("ack", ["0"])[0] == "1",
             on_close=self.close_after_drain,
         )
-        rate = settings.COLLAB_AWARENESS_PER_SECOND
-        self.awareness_budget = TokenBucket(rate, burst=rate)
-        rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
-        self.sync_budget = TokenBucket(rate, burst=2 * rate)
+        awareness_rate = settings.COLLAB_AWARENESS_PER_SECOND
+        sync_rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
+        self.throttles = {
+            # Past the presence rate only the newest state goes out, when allowed: a dragged
+            # cursor ends where it stopped without flooding everyone.
+            AwarenessUpdate: NewestOnly(awareness_rate, awareness_rate, self._hand_to_room),
+            # A step 1 far behind makes the room encode most of the document (the empty one is
+            # cached per version): past the rate only the newest is answered, when allowed.
+            SyncStep1: NewestOnly(sync_rate, 2 * sync_rate, self._hand_to_room),
+        }
         try:
             self.room = await get_registry().join(self.document_id, self.client)
         except DatabaseError:
@@ -118,6 +125,7 @@ class DocumentConsumer:
             self.client = None
             return
         live_connections.joined(self)  # admin's "connected now": a row written in the background
+        self._expiry = close_at_expiry(self.scope["user"], self.client)
 
     async def _authorize(self) -> tuple[int | None, str | None]:
         """Origin, then credentials (4401 before anything about the document), then role; the
@@ -129,7 +137,7 @@ class DocumentConsumer:
         except ValueError:
             document_id = None
         user, token_id, role = await in_db_thread(handshake_access)(self.scope, document_id)
-        self.scope = dict(self.scope, user=user, api_token_id=token_id)
+        self.scope = dict(self.scope, user=user, token_id=token_id)
         if not user.is_authenticated:
             return CloseCode.UNAUTHENTICATED, None
         if document_id is None or role == NO_DOCUMENT:
@@ -152,65 +160,25 @@ class DocumentConsumer:
             return
         metrics.frame_received(bytes_data)
         try:
-            # The frame's type as the parser reads it (a type has more spellings than its first
-            # byte; a non-canonical one is malformed), before the frame is worth parsing.
-            is_awareness = message_type(bytes_data) == MESSAGE_AWARENESS
-        except ProtocolError:
-            self.client.close(CloseCode.MALFORMED)
-            return
-        if is_awareness and not self.awareness_budget.take():
-            self._defer_awareness(bytes_data)
-            return
-        await self._handle_frame(bytes_data)
-
-    def _defer_awareness(self, frame: bytes) -> None:
-        """Over the presence rate: keep only the newest state and send it when the budget
-        allows, so a dragged cursor ends where it stopped without flooding everyone."""
-        first = self._deferred_awareness is None
-        self._deferred_awareness = frame
-        if first:
-            asyncio.get_running_loop().call_later(
-                self.awareness_budget.seconds_until_next(), self._send_deferred_awareness
-            )
-
-    def _send_deferred_awareness(self) -> None:
-        frame, self._deferred_awareness = self._deferred_awareness, None
-        if frame is not None and self.room is not None:
-            self.awareness_budget.take()
-            _background(self._handle_frame(frame))
-
-    def _defer_sync_step1(self, message: SyncStep1) -> None:
-        """Over the rate: answer only the newest request, when allowed. A step 1 far behind
-        makes the room encode most of the document (the empty one is cached per version)."""
-        first = self._deferred_step1 is None
-        self._deferred_step1 = message
-        if first:
-            asyncio.get_running_loop().call_later(
-                self.sync_budget.seconds_until_next(), self._answer_deferred_step1
-            )
-
-    def _answer_deferred_step1(self) -> None:
-        message, self._deferred_step1 = self._deferred_step1, None
-        if message is not None and self.room is not None and self.client is not None:
-            self.sync_budget.take()
-            try:
-                self.room.receive_message(self.client, message)
-            except ProtocolError:
-                self.client.close(CloseCode.MALFORMED)
-
-    async def _handle_frame(self, bytes_data: bytes) -> None:
-        if self.room is None or self.client is None:
-            return
-        try:
             if len(bytes_data) > PARSE_OFF_LOOP_BYTES:
                 # Checking a large update walks every struct in Python: keep the loop free.
                 message = await asyncio.to_thread(self.room.parse, bytes_data)
             else:
                 message = self.room.parse(bytes_data)
-            if isinstance(message, SyncStep1) and not self.sync_budget.take():
-                self._defer_sync_step1(message)
-            elif self.room is not None:
-                self.room.receive_message(self.client, message)
+        except ProtocolError as exc:
+            log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
+            self.client.close(CloseCode.MALFORMED)
+            return
+        throttle = self.throttles.get(type(message))
+        if throttle is None or throttle.admit(message):
+            self._hand_to_room(message)
+
+    def _hand_to_room(self, message) -> None:
+        """The room acts on a parsed message; what goes wrong closes this socket alone."""
+        if self.room is None or self.client is None or self.client.closing:
+            return  # it left, or is being closed, while the message was parsed or waited
+        try:
+            self.room.receive_message(self.client, message)
         except ProtocolError as exc:
             log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
             self.client.close(CloseCode.MALFORMED)
@@ -224,6 +192,8 @@ class DocumentConsumer:
             self.client.close(CloseCode.INTERNAL_ERROR)
 
     async def disconnect(self, code):
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self.room is not None and self.client is not None:
             get_registry().leave(self.room, self.client)
             self.client.stop()

@@ -42,7 +42,7 @@ class SocketClient:
         self._send = send
         self._on_close = on_close  # the consumer closes the socket once what was queued is out
         self.user_id = scope["user"].pk
-        self.token_id = scope.get("api_token_id")  # revoking it closes this socket
+        self.token_id = scope.get("token_id")  # revoking it closes this socket
         self.handshake_at = scope.get("handshake_at")  # before credentials were read
         self.role = role
         self.can_write = at_least(role, Role.EDITOR)
