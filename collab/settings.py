@@ -216,6 +216,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "role": name each one (else check --deploy warns).
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "documents.models.Role",
+        "ScopedRoleEnum": "documents.models.ScopedRole",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "documents.api.schema.add_error_responses",

@@ -23,6 +23,13 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
 
 
+class ScopedRole(models.TextChoices):
+    """The roles a document token or JWT may carry: never owner (it cannot share or delete)."""
+
+    EDITOR = Role.EDITOR.value, Role.EDITOR.label
+    VIEWER = Role.VIEWER.value, Role.VIEWER.label
+
+
 class Document(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=200, default="Untitled")
@@ -97,12 +104,11 @@ class DocumentToken(models.Model):
     ApiToken's integer id."""
 
     PREFIX = "collabdoc_"
-    ROLES = [(Role.EDITOR, Role.EDITOR.label), (Role.VIEWER, Role.VIEWER.label)]
     LONGEST = timedelta(days=30)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="tokens")
-    role = models.CharField(max_length=10, choices=ROLES)
+    role = models.CharField(max_length=10, choices=ScopedRole.choices)
     label = models.CharField(max_length=200, blank=True)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(max_length=20, editable=False, help_text="first characters")

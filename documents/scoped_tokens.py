@@ -19,9 +19,9 @@ from django.db import connection
 from django.utils import timezone
 
 from documents.db import aware
-from documents.models import ApiToken, Document, DocumentToken, Role
+from documents.models import ApiToken, Document, DocumentToken, ScopedRole
 
-SCOPED_ROLES = (Role.EDITOR.value, Role.VIEWER.value)
+SCOPED_ROLES = tuple(ScopedRole.values)
 JWT_ALGORITHMS = ["HS256"]  # never taken from the token's header (no "none", no RS/HS confusion)
 JWT_REQUIRED_CLAIMS = ["exp", "doc", "role"]
 LABEL_LENGTH = 200  # LiveConnection.label

@@ -2,7 +2,14 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from documents.access import role_for
-from documents.models import Document, DocumentToken, DocumentVersion, Membership, Role
+from documents.models import (
+    Document,
+    DocumentToken,
+    DocumentVersion,
+    Membership,
+    Role,
+    ScopedRole,
+)
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -58,7 +65,7 @@ class DocumentTokenSerializer(serializers.ModelSerializer):
 
 
 class DocumentTokenMintSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=DocumentToken.ROLES)
+    role = serializers.ChoiceField(choices=ScopedRole.choices)
     expires_in = serializers.IntegerField(
         min_value=1,
         max_value=int(DocumentToken.LONGEST.total_seconds()),

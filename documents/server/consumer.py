@@ -30,7 +30,7 @@ from documents.server.ratelimit import ConnectionRateLimit, NewestOnly
 from documents.server.runtime import get_registry
 from documents.server.socket_client import SocketClient
 from documents.sync.closecodes import CloseCode
-from documents.sync.protocol import AwarenessUpdate, ProtocolError, SyncStep1
+from documents.sync.protocol import MESSAGE_AWARENESS, ProtocolError, SyncStep1, message_type
 from documents.sync.room import DocumentTooLarge, Overloaded
 
 log = logging.getLogger("collab.consumer")
@@ -46,7 +46,8 @@ class DocumentConsumer:
     room = None
     client: SocketClient | None = None
     document_id: str | None = None
-    throttles: dict[type, NewestOnly]
+    awareness_throttle: NewestOnly
+    sync_throttle: NewestOnly
     _expiry: asyncio.TimerHandle | None = None
 
     def __init__(self, scope, send) -> None:
@@ -106,16 +107,17 @@ class DocumentConsumer:
             wants_ack=query.get("ack", ["0"])[0] == "1",
             on_close=self.close_after_drain,
         )
-        awareness_rate = settings.COLLAB_AWARENESS_PER_SECOND
-        sync_rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
-        self.throttles = {
-            # Past the presence rate only the newest state goes out, when allowed: a dragged
-            # cursor ends where it stopped without flooding everyone.
-            AwarenessUpdate: NewestOnly(awareness_rate, awareness_rate, self._hand_to_room),
-            # A step 1 far behind makes the room encode most of the document (the empty one is
-            # cached per version): past the rate only the newest is answered, when allowed.
-            SyncStep1: NewestOnly(sync_rate, 2 * sync_rate, self._hand_to_room),
-        }
+        rate = settings.COLLAB_AWARENESS_PER_SECOND
+        # Past the presence rate only the newest state goes out, when allowed: a dragged cursor
+        # ends where it stopped without flooding everyone. The frames that wait are not parsed
+        # (each state is JSON to check): a flood costs the loop no more than its budget.
+        self.awareness_throttle = NewestOnly(
+            rate, rate, lambda frame: _background(self._handle_frame(frame))
+        )
+        rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
+        # A step 1 far behind makes the room encode most of the document (the empty one is
+        # cached per version): past the rate only the newest is answered, when allowed.
+        self.sync_throttle = NewestOnly(rate, 2 * rate, self._hand_to_room)
         try:
             self.room = await get_registry().join(self.document_id, self.client)
         except DatabaseError:
@@ -160,6 +162,19 @@ class DocumentConsumer:
             return
         metrics.frame_received(bytes_data)
         try:
+            # The frame's type as the parser reads it (a type has more spellings than its first
+            # byte; a non-canonical one is malformed), before the frame is worth parsing.
+            is_awareness = message_type(bytes_data) == MESSAGE_AWARENESS
+        except ProtocolError:
+            self.client.close(CloseCode.MALFORMED)
+            return
+        if not is_awareness or self.awareness_throttle.admit(bytes_data):
+            await self._handle_frame(bytes_data)
+
+    async def _handle_frame(self, bytes_data: bytes) -> None:
+        if self.room is None or self.client is None:
+            return
+        try:
             if len(bytes_data) > PARSE_OFF_LOOP_BYTES:
                 # Checking a large update walks every struct in Python: keep the loop free.
                 message = await asyncio.to_thread(self.room.parse, bytes_data)
@@ -169,8 +184,7 @@ class DocumentConsumer:
             log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
             self.client.close(CloseCode.MALFORMED)
             return
-        throttle = self.throttles.get(type(message))
-        if throttle is None or throttle.admit(message):
+        if not isinstance(message, SyncStep1) or self.sync_throttle.admit(message):
             self._hand_to_room(message)
 
     def _hand_to_room(self, message) -> None:

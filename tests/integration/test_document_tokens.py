@@ -2,7 +2,8 @@
 and revokes them; a token minted by Collab and a JWT signed by the embedding product work on
 their one document's endpoints with at most their role, and are 403 everywhere else.
 
-All of it fails on a checkout without document tokens: the tokens endpoint is a 404 there, and
+Runs on SQLite too (`storage`): the credentials are read with plain SQL. All of it fails on a
+checkout without document tokens: the tokens endpoint is a 404 there, and
 both kinds of credential are unknown bearer tokens (401).
 """
 
@@ -19,7 +20,7 @@ from documents.models import Document, DocumentToken, DocumentVersion
 from documents.versions import save_version
 from tests.support.embedding import JWT_SECRET, signed_jwt
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.storage, pytest.mark.django_db]  # also on SQLite (embedded mode)
 
 THIRTY_DAYS = 30 * 24 * 3600
 
