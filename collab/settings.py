@@ -192,7 +192,10 @@ REST_FRAMEWORK = {
         "documents.token_auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "documents.api.permissions.OnlyItsDocument",  # document tokens and JWTs
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -213,6 +216,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "role": name each one (else check --deploy warns).
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "documents.models.Role",
+        "ScopedRoleEnum": "documents.models.ScopedRole",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "documents.api.schema.add_error_responses",
@@ -282,6 +290,14 @@ COLLAB_COMPACT_LOG_AFTER_MINUTES = env_int("COLLAB_COMPACT_LOG_AFTER_MINUTES", 6
 COLLAB_SIGNIN_LOG_DAYS = env_int("COLLAB_SIGNIN_LOG_DAYS", 30)  # 0: no sign-in log is kept
 COLLAB_SESSION_DAYS = env_int("COLLAB_SESSION_DAYS", 14)
 SESSION_COOKIE_AGE = COLLAB_SESSION_DAYS * 24 * 3600
+# The HS256 key an embedding product signs its document-scoped JWTs with (docs/embedding.md);
+# unset: JWTs are refused. RFC 7518 (3.2) requires a key at least as long as the hash, 32 bytes.
+COLLAB_JWT_SECRET = env_str("COLLAB_JWT_SECRET")
+if COLLAB_JWT_SECRET and len(COLLAB_JWT_SECRET.encode()) < 32:
+    raise ImproperlyConfigured(
+        "COLLAB_JWT_SECRET must be at least 32 bytes (HS256 needs a key as long as its hash); "
+        "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )
 
 # --- Quotas and throttles (docs/security.md); 0 or empty turns one off ----------------------
 COLLAB_MAX_DOCUMENTS_PER_USER = env_int("COLLAB_MAX_DOCUMENTS_PER_USER", 1000)

@@ -4,7 +4,9 @@ live"), whatever made the change: the API, the admin, a shell or command in anot
 Model signals see every such change. Each is acted on once its transaction commits (nothing is
 closed for a change that rolls back), by reading what the user may do *now* and closing the
 connections that were opened with more: a role lowered or a membership removed closes 4403, a
-document deleted 4404, a revoked token or a user made inactive or deleted 4401. When one change
+document deleted 4404, a revoked token (an API token or a document token) or a user made
+inactive or deleted 4401. Expiry of a document token or JWT is no change of the database: each
+process closes those connections itself when it comes (documents.server.expiry). When one change
 cascades (a deleted user takes their memberships and tokens along), the narrower acts find the
 user or the document gone and leave the close code to the user's or the document's own act.
 
@@ -20,9 +22,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from documents.access import role_for
-from documents.models import ROLE_RANK, ApiToken, Document, LiveConnection, Membership, Role
+from documents.models import (
+    ROLE_RANK,
+    ApiToken,
+    Document,
+    DocumentToken,
+    LiveConnection,
+    Membership,
+    Role,
+)
 from documents.server import live_rooms
 from documents.sync.closecodes import CloseCode
 from documents.sync.revocation import Revocation
@@ -128,6 +139,22 @@ def _token_deleted(sender, instance, **kwargs):
     _after_commit(
         lambda: live_rooms.revoke(Revocation(CloseCode.UNAUTHENTICATED, token_id=token_id))
     )
+
+
+@receiver(post_delete, sender=DocumentToken, dispatch_uid="collab-document-token-deleted")
+def _document_token_deleted(sender, instance, **kwargs):
+    if instance.expires_at <= timezone.now():
+        return  # expired: its connections were closed then (the retention job deletes these)
+    token_id, document_id = str(instance.pk), str(instance.document_id)
+
+    def act():
+        if not Document.objects.filter(pk=document_id).exists():
+            return  # deleted with its document: the document's own act closes them with 4404
+        live_rooms.revoke(
+            Revocation(CloseCode.UNAUTHENTICATED, room=document_id, token_id=token_id)
+        )
+
+    _after_commit(act)
 
 
 USER_ACCESS_FIELDS = {"is_active", "is_staff"}

@@ -1,4 +1,5 @@
-"""The Django admin: documents, sharing, versions, API tokens and who is connected now.
+"""The Django admin: documents, sharing, versions, API and document tokens, and who is connected
+now.
 
 Every admin change that takes access away also ends the live sessions it concerns, through
 documents.server.live_rooms (on every server process): removing a member closes their sockets
@@ -18,6 +19,7 @@ from documents.models import (
     ApiToken,
     Document,
     DocumentSnapshot,
+    DocumentToken,
     DocumentUpdate,
     DocumentVersion,
     LiveConnection,
@@ -26,6 +28,7 @@ from documents.models import (
 from documents.richtext import prosemirror
 from documents.server import live_connections, live_rooms
 from documents.sync.closecodes import CloseCode
+from documents.sync.revocation import Revocation
 
 
 def end_sessions_of(memberships) -> None:
@@ -205,13 +208,42 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {count} token(s).")
 
 
+@admin.register(DocumentToken)
+class DocumentTokenAdmin(admin.ModelAdmin):
+    """Document tokens, minted by owners through the API (docs/embedding.md); revoking one
+    (deleting it) closes the connections opened with it, on every process."""
+
+    list_display = ["label", "hint", "document", "role", "expires_at", "created_by", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["label", "document__title", "document__id", "created_by__username"]
+    list_select_related = ["document", "created_by"]
+    fields = ["document", "label", "role", "hint", "created_by", "created_at", "expires_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # minted through the API, which shows the token once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["delete"])
+    def revoke(self, request, queryset):
+        count = 0
+        for token in queryset:  # one by one: each closes its connections (post_delete)
+            token.delete()
+            count += 1
+        self.message_user(request, f"Revoked {count} token(s).")
+
+
 @admin.register(LiveConnection)
 class LiveConnectionAdmin(admin.ModelAdmin):
-    """Connected now: the sockets open on every server process (rows they renew)."""
+    """Connected now: the sockets open on every server process (rows they renew). A connection
+    opened with a document token shows the token's label; one opened with a JWT, its `sub`."""
 
-    list_display = ["user", "document", "role", "process_id", "address", "connected_at"]
+    list_display = ["who", "via", "document", "role", "process_id", "address", "connected_at"]
     list_filter = ["role", "process_id"]
-    search_fields = ["user__username", "document__title", "document__id", "address"]
+    search_fields = ["user__username", "label", "document__title", "document__id", "address"]
     list_select_related = ["user", "document"]
     actions = ["disconnect"]
 
@@ -219,6 +251,16 @@ class LiveConnectionAdmin(admin.ModelAdmin):
         return (
             super().get_queryset(request).filter(pk__in=live_connections.live_rows().values("pk"))
         )
+
+    @admin.display(description="user", ordering="user__username")
+    def who(self, row):
+        return row.user.get_username() if row.user is not None else row.label or "-"
+
+    @admin.display(description="signed in with")
+    def via(self, row):
+        if row.user is not None:
+            return "account"
+        return "JWT" if row.credential.startswith("jwt:") else "document token"
 
     def has_add_permission(self, request):
         return False
@@ -231,6 +273,11 @@ class LiveConnectionAdmin(admin.ModelAdmin):
         permissions=["delete"],
     )
     def disconnect(self, request, queryset):
-        pairs = set(queryset.values_list("document_id", "user_id"))
-        end_sessions_of(pairs)
-        self.message_user(request, f"Closed the connections of {len(pairs)} user/document pair(s).")
+        rows = set(queryset.values_list("document_id", "user_id", "credential"))
+        end_sessions_of((document, user) for document, user, _ in rows if user is not None)
+        for document_id, user_id, credential in rows:
+            if user_id is None:  # a document token or JWT: its own connections, not everyone's
+                live_rooms.revoke(
+                    Revocation(CloseCode.FORBIDDEN, room=str(document_id), token_id=credential)
+                )
+        self.message_user(request, f"Closed the connections of {len(rows)} user/document pair(s).")

@@ -1,4 +1,4 @@
-"""Documents, who may use them, API tokens, and each document's persisted Yjs state.
+"""Documents, who may use them, API and document tokens, and each document's persisted Yjs state.
 
 The state is an append-only log of updates plus snapshots: loading reads the latest snapshot and
 the updates after it; compaction folds a long tail into a new snapshot (documents.storage).
@@ -7,9 +7,11 @@ the updates after it; compaction folds a long tail into a new snapshot (document
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -19,6 +21,13 @@ class Role(models.TextChoices):
 
 
 ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
+
+
+class ScopedRole(models.TextChoices):
+    """The roles a document token or JWT may carry: never owner (it cannot share or delete)."""
+
+    EDITOR = Role.EDITOR.value, Role.EDITOR.label
+    VIEWER = Role.VIEWER.value, Role.VIEWER.label
 
 
 class Document(models.Model):
@@ -81,6 +90,58 @@ class ApiToken(models.Model):
         token = cls.PREFIX + secrets.token_urlsafe(32)
         row = cls.objects.create(
             user=user, name=name, key_hash=cls.hash(token), hint=token[: len(cls.PREFIX) + 6]
+        )
+        return row, token
+
+
+class DocumentToken(models.Model):
+    """A bearer token for one document, with at most one role, until `expires_at` (SPEC.md,
+    "Document-scoped tokens"): what a product that embeds Collab hands its own users. Only its
+    SHA-256 is stored; the token is shown once, when it is minted.
+
+    The id is a UUID: open connections carry the id of the token they were opened with, and
+    revoking one closes those (documents.sync.revocation), so these ids must never equal an
+    ApiToken's integer id."""
+
+    PREFIX = "collabdoc_"
+    LONGEST = timedelta(days=30)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="tokens")
+    role = models.CharField(max_length=10, choices=ScopedRole.choices)
+    label = models.CharField(max_length=200, blank=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=20, editable=False, help_text="first characters")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="document_tokens",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.hint + '…'} ({self.role} of {self.document_id})"
+
+    @classmethod
+    def issue(
+        cls, document: Document, *, role: str, expires_in: int, label: str = "", created_by=None
+    ) -> tuple["DocumentToken", str]:
+        """Mint a token for `document`; return the row and the token (never stored in clear)."""
+        token = cls.PREFIX + secrets.token_urlsafe(32)
+        row = cls.objects.create(
+            document=document,
+            role=role,
+            label=label,
+            key_hash=ApiToken.hash(token),
+            hint=token[: len(cls.PREFIX) + 6],
+            created_by=created_by,
+            expires_at=timezone.now() + timedelta(seconds=expires_in),
         )
         return row, token
 
@@ -149,7 +210,20 @@ class LiveConnection(models.Model):
         Document, on_delete=models.CASCADE, related_name="live_connections"
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="live_connections"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="live_connections",
+        help_text="empty for a connection opened with a document token or a JWT",
+    )
+    label = models.CharField(
+        max_length=200, blank=True, help_text="the document token's label, or the JWT's sub"
+    )
+    credential = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="the document token or JWT it was opened with (the id revocation matches)",
     )
     role = models.CharField(max_length=10, choices=Role.choices)
     address = models.CharField(max_length=100, blank=True)
@@ -160,4 +234,4 @@ class LiveConnection(models.Model):
         ordering = ["-connected_at"]
 
     def __str__(self) -> str:
-        return f"{self.user} on {self.document}"
+        return f"{self.user or self.label} on {self.document}"

@@ -35,7 +35,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from documents.db import in_db_thread
-from documents.models import DocumentSnapshot, DocumentUpdate, LiveConnection
+from documents.models import DocumentSnapshot, DocumentToken, DocumentUpdate, LiveConnection
 from documents.server.live_connections import FORGOTTEN_AFTER
 from documents.server.metrics import retention_deleted
 from documents.storage import compact_document
@@ -149,6 +149,11 @@ JOBS: list[Job] = [
     Job("sign-in log", rows_older_than(AccessLog, "attempt_time", _signin_log_days)),
     Job("sign-in failure log", rows_older_than(AccessFailureLog, "attempt_time", _signin_log_days)),
     Job("connection rows", rows_older_than(LiveConnection, "seen_at", lambda: FORGOTTEN_AFTER)),
+    # A product may mint one per page view; each lasts at most 30 days, then nothing reads it.
+    Job(
+        "expired document tokens",
+        rows_older_than(DocumentToken, "expires_at", lambda: timedelta(0)),
+    ),
     Job("update log", fold_idle_logs),
 ]
 

@@ -1,8 +1,10 @@
-"""API tokens: DRF authentication for HTTP, and the user of a WebSocket handshake.
+"""Bearer tokens: DRF authentication for HTTP, and the user of a WebSocket handshake.
 
 A token comes as `Authorization: Bearer TOKEN` or (WebSocket only, since browsers cannot set
 headers there) `?token=TOKEN`. A token that is given but wrong makes the request
 unauthenticated even if a session cookie is present: the caller asked to be someone specific.
+It is an API token (a user's), or a document token or JWT (documents.scoped_tokens: one
+document, one role, no account).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rest_framework import authentication, exceptions
 
 from documents.db import aware
 from documents.models import ApiToken
+from documents.scoped_tokens import ScopedTokenRefused, looks_scoped, scoped_user
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -97,6 +100,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
         if token is None:
             return None
+        if looks_scoped(token):
+            try:
+                return (scoped_user(token), token)
+            except ScopedTokenRefused as exc:
+                raise exceptions.AuthenticationFailed(str(exc)) from None
         user = user_for_token(token)
         if user is None:
             raise exceptions.AuthenticationFailed("invalid or revoked token")
@@ -126,9 +134,9 @@ class HandshakeClock:
 
 
 def handshake_user(scope):
-    """(user, API token id) for a WebSocket handshake: from its token if it carries one (None
-    and AnonymousUser if that token is wrong), else from its session cookie. Runs on a
-    database thread, in the same call as the role lookup (documents.access.handshake_access).
+    """(user, token id) for a WebSocket handshake: from its token if it carries one, else from
+    its session cookie. Runs on a database thread, in the same call as the role lookup
+    (documents.access.handshake_access).
 
     Not Channels' AuthMiddlewareStack: its user lookup runs on one shared thread (a reconnect
     storm queued every handshake there), and its session middleware wraps `send` to save the
@@ -137,6 +145,19 @@ def handshake_user(scope):
     token = websocket_token(scope)
     if token is None:
         return session_user(scope), None
+    return token_user(token)
+
+
+def token_user(token: str):
+    """(user, token id) for a bearer token of any kind, or (AnonymousUser, None) if it is wrong.
+    The token id is what revoking that token matches: an ApiToken's id, or a scoped user's
+    `credential`."""
+    if looks_scoped(token):
+        try:
+            user = scoped_user(token)
+        except ScopedTokenRefused:
+            return AnonymousUser(), None
+        return user, user.credential
     row = active_token(token)
     if row is None:
         return AnonymousUser(), None

@@ -45,10 +45,17 @@ def add_error_responses(result, generator, request, public):
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
-    """Documents `Authorization: Bearer TOKEN` (tokens from `manage.py create_token`)."""
+    """Documents `Authorization: Bearer TOKEN`: an API token (`manage.py create_token`), a
+    document token (`POST .../tokens/`) or a JWT signed with COLLAB_JWT_SECRET."""
 
     target_class = "documents.token_auth.BearerTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an API token (manage.py create_token), a document token "
+            "(POST /api/documents/{id}/tokens/, that document only) or a JWT signed with "
+            "COLLAB_JWT_SECRET (docs/embedding.md)",
+        }

@@ -2,7 +2,14 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from documents.access import role_for
-from documents.models import Document, DocumentVersion, Membership, Role
+from documents.models import (
+    Document,
+    DocumentToken,
+    DocumentVersion,
+    Membership,
+    Role,
+    ScopedRole,
+)
 
 
 class DocumentSerializer(serializers.ModelSerializer):
@@ -46,3 +53,36 @@ class VersionSerializer(serializers.ModelSerializer):
 
 class VersionCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
+
+
+class DocumentTokenSerializer(serializers.ModelSerializer):
+    """A document token as listed: everything but the secret, which only minting shows."""
+
+    class Meta:
+        model = DocumentToken
+        fields = ["id", "role", "expires_at", "label", "created_at"]
+        read_only_fields = fields
+
+
+class DocumentTokenMintSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=ScopedRole.choices)
+    expires_in = serializers.IntegerField(
+        min_value=1,
+        max_value=int(DocumentToken.LONGEST.total_seconds()),
+        error_messages={
+            "max_value": "at most {max_value} seconds (30 days)",
+            "min_value": "at least {min_value} second",
+        },
+        help_text="seconds the token stays valid, at most 30 days",
+    )
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class MintedTokenSerializer(serializers.Serializer):
+    """The answer to minting: the only time the token itself is shown."""
+
+    id = serializers.UUIDField()
+    token = serializers.CharField()
+    role = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    label = serializers.CharField()

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from documents.api import schema  # noqa: F401  (registers the bearer scheme)
+from documents.api.tokens import DocumentTokenListView, DocumentTokenView
 from documents.api.versions import VersionListView, VersionRestoreView
 from documents.api.views import DocumentViewSet, MemberViewSet
 
@@ -39,6 +40,12 @@ urlpatterns = [
         f"{DOCUMENT}/versions/<int:version_id>/restore/",
         VersionRestoreView.as_view(),
         name="document-version-restore",
+    ),
+    path(f"{DOCUMENT}/tokens/", DocumentTokenListView.as_view(), name="document-tokens"),
+    path(
+        f"{DOCUMENT}/tokens/<uuid:token_id>/",
+        DocumentTokenView.as_view(),
+        name="document-token",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -14,6 +14,7 @@ from documents.api.permissions import require_role
 from documents.api.serializers import VersionCreateSerializer, VersionSerializer
 from documents.api.views import document_or_404
 from documents.models import DocumentVersion, Role
+from documents.scoped_tokens import account_of
 
 
 class VersionListView(generics.GenericAPIView):
@@ -40,7 +41,9 @@ class VersionListView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         try:
             version = versions.create_version(
-                document, name=serializer.validated_data["name"], author=request.user
+                document,
+                name=serializer.validated_data["name"],
+                author=account_of(request.user),
             )
         except versions.VersionLimitReached:
             raise QuotaExceeded(

@@ -76,6 +76,7 @@ class DocumentViewSet(
 ):
     serializer_class = DocumentSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    document_url_kwarg = "pk"  # api.permissions.OnlyItsDocument
 
     def get_queryset(self):
         if self.action == "list":

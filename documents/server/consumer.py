@@ -24,8 +24,9 @@ from django.db import Error as DatabaseError
 from documents.access import NO_DOCUMENT, handshake_access
 from documents.db import in_db_thread
 from documents.server import live_connections, metrics
+from documents.server.expiry import close_at_expiry
 from documents.server.origins import handshake_origin, origin_allowed
-from documents.server.ratelimit import ConnectionRateLimit, TokenBucket
+from documents.server.ratelimit import ConnectionRateLimit, NewestOnly
 from documents.server.runtime import get_registry
 from documents.server.socket_client import SocketClient
 from documents.sync.closecodes import CloseCode
@@ -45,8 +46,9 @@ class DocumentConsumer:
     room = None
     client: SocketClient | None = None
     document_id: str | None = None
-    _deferred_awareness: bytes | None = None
-    _deferred_step1: SyncStep1 | None = None
+    awareness_throttle: NewestOnly
+    sync_throttle: NewestOnly
+    _expiry: asyncio.TimerHandle | None = None
 
     def __init__(self, scope, send) -> None:
         self.scope = scope
@@ -105,9 +107,16 @@ class DocumentConsumer:
             wants_ack=query.get("ack", ["0"])[0] == "1",
         )
         rate = settings.COLLAB_AWARENESS_PER_SECOND
-        self.awareness_budget = TokenBucket(rate, burst=rate)
+        # Past the presence rate only the newest state goes out, when allowed: a dragged cursor
+        # ends where it stopped without flooding everyone. The frames that wait are not parsed
+        # (each state is JSON to check): a flood costs the loop no more than its budget.
+        self.awareness_throttle = NewestOnly(
+            rate, rate, lambda frame: _background(self._handle_frame(frame))
+        )
         rate = settings.COLLAB_SYNC_REQUESTS_PER_SECOND
-        self.sync_budget = TokenBucket(rate, burst=2 * rate)
+        # A step 1 far behind makes the room encode most of the document (the empty one is
+        # cached per version): past the rate only the newest is answered, when allowed.
+        self.sync_throttle = NewestOnly(rate, 2 * rate, self._hand_to_room)
         try:
             self.room = await get_registry().join(self.document_id, self.client)
         except DatabaseError:
@@ -117,6 +126,7 @@ class DocumentConsumer:
             self.client = None
             return
         live_connections.joined(self)  # admin's "connected now": a row written in the background
+        self._expiry = close_at_expiry(self.scope["user"], self.client)
 
     async def _authorize(self) -> tuple[int | None, str | None]:
         """Origin, then credentials (4401 before anything about the document), then role; the
@@ -128,7 +138,7 @@ class DocumentConsumer:
         except ValueError:
             document_id = None
         user, token_id, role = await in_db_thread(handshake_access)(self.scope, document_id)
-        self.scope = dict(self.scope, user=user, api_token_id=token_id)
+        self.scope = dict(self.scope, user=user, token_id=token_id)
         if not user.is_authenticated:
             return CloseCode.UNAUTHENTICATED, None
         if document_id is None or role == NO_DOCUMENT:
@@ -157,45 +167,8 @@ class DocumentConsumer:
         except ProtocolError:
             self.client.close(CloseCode.MALFORMED)
             return
-        if is_awareness and not self.awareness_budget.take():
-            self._defer_awareness(bytes_data)
-            return
-        await self._handle_frame(bytes_data)
-
-    def _defer_awareness(self, frame: bytes) -> None:
-        """Over the presence rate: keep only the newest state and send it when the budget
-        allows, so a dragged cursor ends where it stopped without flooding everyone."""
-        first = self._deferred_awareness is None
-        self._deferred_awareness = frame
-        if first:
-            asyncio.get_running_loop().call_later(
-                self.awareness_budget.seconds_until_next(), self._send_deferred_awareness
-            )
-
-    def _send_deferred_awareness(self) -> None:
-        frame, self._deferred_awareness = self._deferred_awareness, None
-        if frame is not None and self.room is not None:
-            self.awareness_budget.take()
-            _background(self._handle_frame(frame))
-
-    def _defer_sync_step1(self, message: SyncStep1) -> None:
-        """Over the rate: answer only the newest request, when allowed. A step 1 far behind
-        makes the room encode most of the document (the empty one is cached per version)."""
-        first = self._deferred_step1 is None
-        self._deferred_step1 = message
-        if first:
-            asyncio.get_running_loop().call_later(
-                self.sync_budget.seconds_until_next(), self._answer_deferred_step1
-            )
-
-    def _answer_deferred_step1(self) -> None:
-        message, self._deferred_step1 = self._deferred_step1, None
-        if message is not None and self.room is not None and self.client is not None:
-            self.sync_budget.take()
-            try:
-                self.room.receive_message(self.client, message)
-            except ProtocolError:
-                self.client.close(CloseCode.MALFORMED)
+        if not is_awareness or self.awareness_throttle.admit(bytes_data):
+            await self._handle_frame(bytes_data)
 
     async def _handle_frame(self, bytes_data: bytes) -> None:
         if self.room is None or self.client is None:
@@ -206,10 +179,19 @@ class DocumentConsumer:
                 message = await asyncio.to_thread(self.room.parse, bytes_data)
             else:
                 message = self.room.parse(bytes_data)
-            if isinstance(message, SyncStep1) and not self.sync_budget.take():
-                self._defer_sync_step1(message)
-            elif self.room is not None:
-                self.room.receive_message(self.client, message)
+        except ProtocolError as exc:
+            log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
+            self.client.close(CloseCode.MALFORMED)
+            return
+        if not isinstance(message, SyncStep1) or self.sync_throttle.admit(message):
+            self._hand_to_room(message)
+
+    def _hand_to_room(self, message) -> None:
+        """The room acts on a parsed message; what goes wrong closes this socket alone."""
+        if self.room is None or self.client is None or self.client.closing:
+            return  # it left, or is being closed, while the message was parsed or waited
+        try:
+            self.room.receive_message(self.client, message)
         except ProtocolError as exc:
             log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
             self.client.close(CloseCode.MALFORMED)
@@ -223,6 +205,8 @@ class DocumentConsumer:
             self.client.close(CloseCode.INTERNAL_ERROR)
 
     async def disconnect(self, code):
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self.room is not None and self.client is not None:
             get_registry().leave(self.room, self.client)
             self.client.stop()

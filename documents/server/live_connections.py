@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from documents.db import in_db_thread
 from documents.models import LiveConnection
+from documents.scoped_tokens import is_scoped
 from documents.server.runtime import get_registry
 
 log = logging.getLogger("collab.presence")
@@ -57,6 +58,8 @@ def write_changes(joined: list[LiveEntry], left_row_ids: list[int]) -> None:
                     user_id=entry.user_id,
                     role=entry.role,
                     address=entry.address,
+                    label=entry.label,
+                    credential=entry.credential,
                 )
                 for entry in joined
             ]
@@ -83,9 +86,11 @@ def forgotten_rows():
 @dataclass(eq=False)
 class LiveEntry:
     document_id: str
-    user_id: int
+    user_id: int | None  # None: a document token or JWT (no account)
     role: str
     address: str
+    label: str = ""  # the document token's label or the JWT's sub
+    credential: str = ""  # the document token's id, or the JWT's digest
     row_id: int | None = None
     gone: bool = False
 
@@ -105,11 +110,15 @@ def joined(consumer) -> None:
     registry = get_registry()
     loop = asyncio.get_running_loop()
     changes = _changes.setdefault(registry, _Changes())
+    user = consumer.scope["user"]
+    scoped = is_scoped(user)
     entry = LiveEntry(
         consumer.document_id,
-        consumer.scope["user"].pk,
+        user.pk,
         consumer.client.role,
         consumer.client_address,
+        label=user.label if scoped else "",
+        credential=user.credential if scoped else "",
     )
     consumer.presence_entry = entry
     changes.joined.append(entry)

@@ -1,14 +1,18 @@
-"""Connections per address per minute, counted in this process (4429 past the limit).
+"""Budgets: connections per address per minute, counted in this process (4429 past the limit),
+and messages per connection per second (a token bucket; past it only the newest one waits).
 
-A sliding window of timestamps per address; addresses with no recent connection are forgotten,
-so the table stays as small as the set of recent visitors. Behind a proxy, the address is the
-one from X-Forwarded-For (COLLAB_BEHIND_PROXY), so one proxy does not look like one visitor.
+Connections: a sliding window of timestamps per address; addresses with no recent connection
+are forgotten, so the table stays as small as the set of recent visitors. Behind a proxy, the
+address is the one from X-Forwarded-For (COLLAB_BEHIND_PROXY), so one proxy does not look like
+one visitor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 
 class ConnectionRateLimit:
@@ -57,3 +61,30 @@ class TokenBucket:
 
     def seconds_until_next(self) -> float:
         return max(0.0, (1 - self.tokens) / self.rate)
+
+
+class NewestOnly:
+    """A token bucket in front of `deliver`, for messages of which only the latest matters (a
+    presence state, a sync step 1): within the rate each passes at once; past it the newest
+    waits, replacing the one that waited, and is delivered as soon as the bucket allows."""
+
+    def __init__(self, rate: float, burst: float, deliver: Callable[[object], None]) -> None:
+        self.bucket = TokenBucket(rate, burst)
+        self._deliver = deliver
+        self._waiting: object | None = None
+
+    def admit(self, item: object) -> bool:
+        """True: pass `item` on now. False: it waits (and `deliver` gets it later)."""
+        if self.bucket.take():
+            return True
+        first = self._waiting is None
+        self._waiting = item
+        if first:
+            asyncio.get_running_loop().call_later(self.bucket.seconds_until_next(), self._release)
+        return False
+
+    def _release(self) -> None:
+        item, self._waiting = self._waiting, None
+        if item is not None:
+            self.bucket.take()
+            self._deliver(item)

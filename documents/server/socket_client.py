@@ -46,7 +46,7 @@ class SocketClient:
     ) -> None:
         self._send = send
         self.user_id = scope["user"].pk
-        self.token_id = scope.get("api_token_id")  # revoking it closes this socket
+        self.token_id = scope.get("token_id")  # revoking it closes this socket
         self.handshake_at = scope.get("handshake_at")  # before credentials were read
         self.role = role
         self.can_write = at_least(role, Role.EDITOR)

@@ -13,7 +13,7 @@ from typing import Protocol
 class Revocable(Protocol):
     user_id: object
     role: str  # the role the connection was opened with
-    token_id: object  # the API token it was opened with, or None
+    token_id: object  # what it was opened with (API token id, document token id, JWT digest)
 
 
 @dataclass(frozen=True, slots=True)

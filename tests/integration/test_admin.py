@@ -1,5 +1,6 @@
 """The Django admin: documents with a preview, versions restored, tokens issued once, and who is
-connected now, with a disconnect that reaches the live socket (4403)."""
+connected now (people by username, document tokens by label, JWTs by `sub`), with a disconnect
+that reaches the live socket (4403)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ import requests
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from documents.models import ApiToken, Document, DocumentVersion, LiveConnection, Membership
+from documents.models import (
+    ApiToken,
+    Document,
+    DocumentToken,
+    DocumentVersion,
+    LiveConnection,
+    Membership,
+)
 from documents.richtext.prosemirror import render
 from documents.storage import append_updates, load_document_state
 from documents.versions import save_version
+from tests.support.embedding import JWT_SECRET, signed_jwt
 from tests.support.tiptap import paragraphs_document, sample_document
 from tests.support.waiting import eventually
 from tests.support.yclient import YClient
@@ -122,7 +131,7 @@ def admin_post(session, server, path, data) -> requests.Response:
 
 @pytest.fixture
 def server(servers):
-    return servers.start(COLLAB_SECURE_COOKIES="0")
+    return servers.start(COLLAB_SECURE_COOKIES="0", COLLAB_JWT_SECRET=JWT_SECRET)
 
 
 async def test_connected_now_lists_sockets_and_disconnect_closes_them_with_4403(server, site):
@@ -158,6 +167,50 @@ async def test_connected_now_lists_sockets_and_disconnect_closes_them_with_4403(
         timeout=30,
         what="the connection's row gone",
     )
+
+
+async def test_connected_now_names_document_tokens_by_label_and_jwts_by_sub(server, site):
+    admin, document, member = site
+    member_token = await database_sync_to_async(lambda: ApiToken.issue(member)[1])()
+    _, minted = await database_sync_to_async(DocumentToken.issue)(
+        document, role="viewer", expires_in=600, label="help-center widget"
+    )
+    signed = signed_jwt(document.id, "editor", sub="ada@product.example")
+    clients = {}
+    for who, token in (("member", member_token), ("minted", minted), ("jwt", signed)):
+        url = f"{server.ws}/ws/documents/{document.id}?token={token}"
+        clients[who] = await YClient(url).connect()
+        await clients[who].wait_synced()
+    session = await asyncio.to_thread(signed_in_session, server, admin)
+
+    def rows():
+        return list(LiveConnection.objects.values_list("label", "credential", "user_id"))
+
+    await eventually(
+        database_sync_to_async(lambda: len(rows()) == 3), timeout=30, what="3 rows written"
+    )
+    page = await asyncio.to_thread(
+        lambda: session.get(f"{server.http}/admin/documents/liveconnection/", timeout=10).text
+    )
+    assert "help-center widget" in page and "document token" in page
+    assert "ada@product.example" in page and "JWT" in page
+    jwt_row = await database_sync_to_async(LiveConnection.objects.get)(label="ada@product.example")
+    assert jwt_row.user_id is None and jwt_row.role == "editor"
+
+    response = await asyncio.to_thread(
+        admin_post,
+        session,
+        server,
+        "/admin/documents/liveconnection/",
+        {"action": "disconnect", "_selected_action": [jwt_row.id]},
+    )
+    assert response.status_code == 200
+    assert await clients["jwt"].wait_closed() == 4403
+    clients["member"].text += "still here;"
+    await clients["minted"].wait_for(lambda: "still here;" in str(clients["minted"].text))
+    assert clients["member"].close_code is None and clients["minted"].close_code is None
+    for client in clients.values():
+        await client.close()
 
 
 async def test_removing_a_member_in_the_admin_ends_their_live_session(server, site):

@@ -9,7 +9,7 @@ from django.contrib.admin import site
 from django.contrib.auth.models import Permission, User
 from django.test import Client, RequestFactory
 
-from documents.models import ApiToken, Document, DocumentVersion, LiveConnection
+from documents.models import ApiToken, Document, DocumentToken, DocumentVersion, LiveConnection
 from documents.storage import load_document_state
 from documents.versions import save_version
 from tests.support.tiptap import paragraphs_document
@@ -17,6 +17,7 @@ from tests.support.tiptap import paragraphs_document
 ACTIONS = [
     ("documentversion", "restore", ["change_document"]),
     ("apitoken", "revoke", ["delete_apitoken"]),
+    ("documenttoken", "revoke", ["delete_documenttoken"]),
     ("liveconnection", "disconnect", ["delete_liveconnection"]),
 ]
 
@@ -58,13 +59,19 @@ def test_a_staff_user_without_the_permission_cannot_run_the_actions(clerk, make_
     document = Document.objects.create(title="t", owner=owner)
     version = save_version(document.id, paragraphs_document("old").get_update(), name="v")
     row, _ = ApiToken.issue(owner)
+    document_token, _ = DocumentToken.issue(document, role="viewer", expires_in=60)
     client = admin_client(clerk)
     client.post(
         "/admin/documents/documentversion/",
         {"action": "restore", "_selected_action": [version.id]},
     )
     client.post("/admin/documents/apitoken/", {"action": "revoke", "_selected_action": [row.id]})
+    client.post(
+        "/admin/documents/documenttoken/",
+        {"action": "revoke", "_selected_action": [document_token.pk]},
+    )
     assert load_document_state(str(document.id)) in (None, b"", b"\x00\x00")  # not restored
     assert ApiToken.objects.filter(pk=row.pk).exists()  # not revoked
+    assert DocumentToken.objects.filter(pk=document_token.pk).exists()
     assert DocumentVersion.objects.filter(pk=version.pk).exists()
     assert not LiveConnection.objects.exists()

@@ -24,7 +24,13 @@ from django.test import Client
 from django.utils import timezone
 from pycrdt import Doc, Text
 
-from documents.models import Document, DocumentSnapshot, DocumentUpdate, LiveConnection
+from documents.models import (
+    Document,
+    DocumentSnapshot,
+    DocumentToken,
+    DocumentUpdate,
+    LiveConnection,
+)
 from documents.retention import apply_retention
 from documents.storage import append_updates, load_document_state, load_stored_document
 from tests.support.api import metrics
@@ -127,6 +133,17 @@ def test_connection_rows_of_a_process_that_died_are_deleted(make_user):
 
     assert apply_retention_command()["connection rows"] == 1
     assert list(LiveConnection.objects.values_list("process_id", flat=True)) == ["alive:2"]
+
+
+def test_expired_document_tokens_are_deleted_and_valid_ones_kept(make_user):
+    owner = make_user("owner")
+    document = Document.objects.create(title="plan", owner=owner)
+    for label in ("old", "current"):
+        DocumentToken.issue(document, role="viewer", expires_in=60, label=label)
+    age(DocumentToken.objects.filter(label="old"), "expires_at", timedelta(seconds=1))
+
+    assert apply_retention_command()["expired document tokens"] == 1
+    assert list(DocumentToken.objects.values_list("label", flat=True)) == ["current"]
 
 
 def typed_in_steps(doc: Doc, words: list[str]) -> list[bytes]:

@@ -45,3 +45,11 @@ def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path):
     assert start(COLLAB_VAR_DIR=str(tmp_path)).returncode == 0
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key_file.read_text() == key  # the same key: sessions survive
+
+
+def test_a_jwt_secret_shorter_than_hs256_needs_is_refused(tmp_path):
+    short = start(SECRET_KEY="k" * 50, COLLAB_JWT_SECRET="s" * 31, COLLAB_VAR_DIR=str(tmp_path))
+    assert short.returncode != 0
+    assert "COLLAB_JWT_SECRET must be at least 32 bytes" in short.stderr
+    enough = start(SECRET_KEY="k" * 50, COLLAB_JWT_SECRET="s" * 32, COLLAB_VAR_DIR=str(tmp_path))
+    assert enough.returncode == 0, enough.stderr
