@@ -46,3 +46,14 @@ class VersionSerializer(serializers.ModelSerializer):
 
 class VersionCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
+
+
+class ChangeSerializer(serializers.Serializer):
+    op = serializers.ChoiceField(choices=["equal", "insert", "delete"])
+    text = serializers.CharField()
+
+
+class DiffSerializer(serializers.Serializer):
+    """A word-level diff (documents.richtext.diff), for the schema."""
+
+    changes = ChangeSerializer(many=True)

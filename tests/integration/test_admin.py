@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from documents.models import ApiToken, Document, DocumentVersion, LiveConnection, Membership
-from documents.richtext.prosemirror import render
+from documents.richtext.formats import render
 from documents.storage import append_updates, load_document_state
 from documents.versions import save_version
 from tests.support.tiptap import paragraphs_document, sample_document
