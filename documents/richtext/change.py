@@ -25,7 +25,7 @@ from difflib import SequenceMatcher
 
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
-from documents.richtext.prosemirror import ROOT, node_json, plain
+from documents.richtext.prosemirror import MAX_DEPTH, ROOT, node_json, plain
 from documents.sync.protocol import EMPTY_UPDATE
 
 # Past this many character pairs to compare, the differing middle of a text is rewritten whole:
@@ -48,29 +48,32 @@ def change_to(current_state: bytes | None, target_state: bytes | None) -> bytes 
     changes: list[bytes] = []
     subscription = scratch.observe(lambda event: changes.append(event.update))
     with scratch.transaction(origin="change"):
-        _converge_children(current, target)
+        _converge_children(current, target, 0)
     scratch.unobserve(subscription)
     # A deletion alone leaves the state vector as it was: judge by the transaction's own update.
     return changes[0] if changes and changes[0] != EMPTY_UPDATE else None
 
 
-def _converge_children(current: XmlFragment | XmlElement, target: XmlFragment | XmlElement):
+def _converge_children(
+    current: XmlFragment | XmlElement, target: XmlFragment | XmlElement, depth: int
+) -> None:
     have = list(current.children)
     want = list(target.children)
     matcher = SequenceMatcher(None, _signatures(have), _signatures(want), autojunk=False)
     # From the end, so that the positions still to visit do not move.
     for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
         if tag != "equal":
-            _replace_run(current, i1, have[i1:i2], want[j1:j2])
+            _replace_run(current, i1, have[i1:i2], want[j1:j2], depth)
 
 
-def _replace_run(parent: XmlFragment | XmlElement, at: int, old: list, new: list) -> None:
-    """Old nodes become new ones: pairs of one kind are changed in place, the rest replaced."""
+def _replace_run(parent, at: int, old: list, new: list, depth: int) -> None:
+    """Old nodes become new ones: pairs of one kind are changed in place, the rest replaced
+    (all of them past MAX_DEPTH: only a crafted document nests that deep)."""
     matcher = SequenceMatcher(None, [_kind(n) for n in old], [_kind(n) for n in new], False)
     for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
-        if tag == "equal":
+        if tag == "equal" and depth < MAX_DEPTH:
             for before, after in zip(old[i1:i2], new[j1:j2], strict=True):
-                _converge_node(before, after)
+                _converge_node(before, after, depth + 1)
             continue
         if i2 > i1:
             del parent.children[at + i1 : at + i2]
@@ -78,7 +81,7 @@ def _replace_run(parent: XmlFragment | XmlElement, at: int, old: list, new: list
             copy_node(node, parent, at + i1 + offset)
 
 
-def _converge_node(current: XmlElement | XmlText, target: XmlElement | XmlText) -> None:
+def _converge_node(current: XmlElement | XmlText, target: XmlElement | XmlText, depth: int):
     if isinstance(current, XmlText):
         _converge_text(current, target)
         return
@@ -89,7 +92,7 @@ def _converge_node(current: XmlElement | XmlText, target: XmlElement | XmlText) 
     for key, value in want.items():
         if key not in have or plain(have[key]) != plain(value):
             current.attributes[key] = value
-    _converge_children(current, target)
+    _converge_children(current, target, depth)
 
 
 def _converge_text(current: XmlText, target: XmlText) -> None:
@@ -201,11 +204,15 @@ def _signatures(nodes: list) -> list[str]:
 
 
 def copy_node(node: XmlElement | XmlText, parent: XmlFragment | XmlElement, index: int) -> None:
-    """Write a copy of `node` (from another Doc) into `parent` at `index`."""
-    if isinstance(node, XmlText):
-        copy = parent.children.insert(index, XmlText())
-        _insert_units(copy, 0, _units(node))
-        return
-    element = parent.children.insert(index, XmlElement(node.tag or "unknown", _attributes(node)))
-    for child_index, child in enumerate(node.children):
-        copy_node(child, element, child_index)
+    """Write a copy of `node` (from another Doc) into `parent` at `index`; without recursion, as
+    a crafted document can nest thousands of levels."""
+    pending = [(node, parent, index)]
+    while pending:
+        source, into, at = pending.pop()
+        if isinstance(source, XmlText):
+            copy = into.children.insert(at, XmlText())
+            _insert_units(copy, 0, _units(source))
+            continue
+        element = into.children.insert(at, XmlElement(source.tag or "unknown", _attributes(source)))
+        children = list(source.children)
+        pending.extend((child, element, i) for i, child in reversed(list(enumerate(children))))

@@ -117,6 +117,7 @@ def test_a_version_of_another_document_or_none_at_all_is_a_404(history, make_use
     document, tokens, (draft, _) = history
     elsewhere = Document.objects.create(title="elsewhere", owner=make_user("other"))
     foreign = save_version(elsewhere.id, paragraphs_document("secret").get_update())
+    assert get(document, tokens["owner"], f"{draft.id}/content").status_code == 200
     for path, params in [
         (f"{foreign.id}/content", {}),
         (f"{foreign.id}/diff", {"against": "current"}),

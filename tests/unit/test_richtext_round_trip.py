@@ -18,7 +18,7 @@ from documents.richtext.change import change_to
 from documents.richtext.ydoc import state_of
 from tests.support.richtext_documents import documents
 
-EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def stored_after_writing(body: str, fmt: str) -> dict:
@@ -52,7 +52,7 @@ def test_markdown_out_and_back_in_is_the_same_document(doc):
     assert stored_after_writing(markdown, "markdown") == doc, markdown
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=75, deadline=None)
 @given(documents, documents)
 def test_the_change_makes_one_document_equal_to_another(before, after):
     current, target = state_of(before), state_of(after)
