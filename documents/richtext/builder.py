@@ -26,7 +26,7 @@ from documents.richtext.schema import (
 HOLDS_BLOCKS = {"doc", "blockquote", "listItem"}
 
 
-@dataclass
+@dataclass(eq=False)  # nodes are told apart by identity: two empty paragraphs are two nodes
 class Open:
     """A node being built; `implicit` when the builder opened it to repair the structure."""
 

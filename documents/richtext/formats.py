@@ -57,6 +57,10 @@ def read(body: bytes, fmt: str) -> dict:
             raise ContentError(f"the body is not JSON: {exc}") from None
         except RecursionError:
             raise ContentError("the JSON nests too deeply") from None
+        try:
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ContentError("the JSON holds a lone surrogate (\\ud800...), not text") from None
         return normalize(parsed)
     if fmt == "html":
         return from_html(text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
 from markdown_it.token import Token
 
 from documents.richtext.builder import DocumentBuilder
@@ -64,7 +65,8 @@ def from_markdown(source: str) -> dict:
         elif kind.endswith("_close") and kind[: -len("_close")] in BLOCK_TOKENS:
             builder.close(opened.pop())
         elif kind in ("fence", "code_block"):
-            language = token.info.strip() if kind == "fence" else ""
+            # the info string as written (markdown-it leaves its escapes to the renderer)
+            language = unescapeAll(token.info).strip() if kind == "fence" else ""
             node = builder.open("codeBlock", {"language": language} if language else {})
             builder.text(token.content.removesuffix("\n"), [])
             builder.close(node)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from html import escape as escape_html
 
 from documents.richtext.markdown_in import inline_nodes
+from documents.richtext.schema import without_controls
 
 INLINE_SYNTAX = set("\\`*_[]<>&~")
 MARKDOWN_DELIMITERS = {
@@ -287,7 +288,9 @@ def _escape_char(ch: str, special: set[str]) -> str:
 
 
 def _references(whitespace: str) -> str:
-    return "".join(f"&#{ord(ch)};" for ch in whitespace)
+    """Whitespace as character references; control characters (the schema keeps none) are
+    left out, as CommonMark reads their references as U+FFFD."""
+    return "".join(f"&#{ord(ch)};" for ch in without_controls(whitespace))
 
 
 def _escape_line_start(text: str) -> str:

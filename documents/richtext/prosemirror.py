@@ -4,8 +4,9 @@ Tiptap (through y-prosemirror) keeps its document in the XmlFragment `default`: 
 per node, named after the node type, with the node's non-null attributes; text lives in XmlText
 children whose formatting attributes are the marks (`{"bold": {}}`, `{"link": {"href": ...}}`;
 a mark that may overlap itself is stored as `name--hash`). We read that tree into ProseMirror
-JSON first, then render HTML and text from the JSON, so the three formats always agree. Nodes
-and marks we do not know are kept (as a `div`/`span` with `data-type`), never dropped.
+JSON first, then render HTML and text from the JSON (and Markdown, documents.richtext.
+markdown_out), so the formats always agree. Nodes and marks we do not know are kept (as a
+`div`/`span` with `data-type`), never dropped.
 
 Pure pycrdt: usable from the API, the admin and the engine's tests alike.
 """

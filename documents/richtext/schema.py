@@ -13,6 +13,7 @@ Pure Python, like the rest of documents.richtext.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 # What each node holds: "blocks", "inline" (text and hard breaks), "text" (plain text only),
@@ -157,11 +158,20 @@ def _inline(content: list, where: str, *, plain: bool) -> list[dict]:
         text = child.get("text")
         if not isinstance(text, str):
             raise ContentError(f"{here}: a text node needs a string `text`")
+        text = without_controls(text)
         if not text:
             continue  # ProseMirror has no empty text nodes; Yjs stores none
         marks = [] if plain else _marks(child.get("marks", []), here)
         append_text(out, text, marks)
     return out
+
+
+def without_controls(text: str) -> str:
+    """Text without control characters but tab and line breaks: HTML and XML allow none of
+    them, Markdown turns some into U+FFFD, and no keyboard types them."""
+    if text.isprintable():
+        return text
+    return "".join(ch for ch in text if ch in "\t\n\r" or unicodedata.category(ch) != "Cc")
 
 
 def append_text(nodes: list[dict], text: str, marks: list[dict]) -> None:

@@ -242,6 +242,12 @@ def test_viewers_are_refused_and_nothing_changes(plan):
             "expected text or a hardBreak",
         ),
         ("markdown", b"caf\xe9", "not UTF-8"),
+        (
+            "json",
+            '{"type": "doc", "content": [{"type": "paragraph", "content": '
+            '[{"type": "text", "text": "\\ud800"}]}]}',
+            "lone surrogate",
+        ),
         ("html", "<blockquote>" * 100 + "deep", "nested deeper than 64"),
         ("pdf", "%PDF-1.7", "format: use one of json, html, markdown"),
     ],

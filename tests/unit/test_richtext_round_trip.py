@@ -2,8 +2,10 @@
 out as JSON, HTML or Markdown (`GET .../content?format=...`) and written back is the same
 document, for generated documents of the schema (tests/support/richtext_documents.py).
 
-And the change a `PUT` (or a restore) applies, for any two documents, makes the one equal to the
-other, and is nothing at all when they are already equal.
+The change a `PUT` (or a restore) applies, for any two documents, makes the one equal to the
+other, and is nothing at all when they are already equal. And any HTML or Markdown is read into
+the schema (or refused with a reason, never an error of ours), and what it reads survives a
+round trip too.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import json
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pycrdt import Doc
 
 from documents.richtext import formats
 from documents.richtext.change import change_to
+from documents.richtext.schema import ContentError, normalize
 from documents.richtext.ydoc import state_of
 from tests.support.richtext_documents import documents
 
@@ -63,3 +67,34 @@ def test_the_change_makes_one_document_equal_to_another(before, after):
         doc.apply_update(change)
     assert formats.render(doc.get_update(), "json") == after
     assert change_to(doc.get_update(), target) is None
+
+
+HTML_PIECES = ["<p>", "</p>", "<li>", "<ul>", "</ul>", "<ol start=3>", "</ol>", "<pre>", "</pre>"]
+HTML_PIECES += ["<code class=language-py>", "</code>", "<b>", "</b>", "<a href='/x'>", "</a>"]
+HTML_PIECES += ["<br>", "<hr>", "<div>", "</div>", "<script>", "</script>", "<h2>", "</h2>"]
+HTML_PIECES += ["<blockquote>", "</blockquote>", "&amp;", "&#10;", "&nbsp", "\n", "  ", "x", "<"]
+MARKDOWN_PIECES = ["- ", "1. ", "3) ", "> ", "```", "~~~", "\n", "\n\n", "**", "*", "_", "`"]
+MARKDOWN_PIECES += ["[", "](", ")", "<u>", "</u>", "<br>", "    ", "# ", "x", " ", "\\", "&#32;"]
+MARKDOWN_PIECES += ["<p></p>", "---", "===", "<div>", "&", "~~"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HTML_PIECES)).map("".join))
+def test_any_html_is_read_into_the_schema_or_refused_with_a_reason(source):
+    try:
+        doc = formats.read(source.encode(), "html")
+    except ContentError:
+        return
+    assert normalize(doc) == doc
+    assert stored_after_writing(exported(doc, "html"), "html") == doc
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES)).map("".join))
+def test_any_markdown_is_read_into_the_schema_or_refused_with_a_reason(source):
+    try:
+        doc = formats.read(source.encode(), "markdown")
+    except ContentError:
+        return
+    assert normalize(doc) == doc
+    assert stored_after_writing(exported(doc, "markdown"), "markdown") == doc
