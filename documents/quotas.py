@@ -1,8 +1,9 @@
 """Per-user quotas: documents owned and bytes stored. Each is a setting; 0 turns it off.
 
 Stored bytes are a document owner's: the update log, the snapshots and the versions of every
-document they own. They are checked where the API makes a document or stores an update sent
-over HTTP; socket edits are bounded per document by COLLAB_MAX_DOCUMENT_BYTES instead.
+document they own. They are checked where the API makes a document or stores an update or
+content sent over HTTP; socket edits are bounded per document by COLLAB_MAX_DOCUMENT_BYTES
+instead.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A version stores the whole document (one Yjs update) and the start of its text. Restoring never
 rewinds history: it writes, as a new change on top of the live document, whatever turns the
-document back into the version (documents.richtext.restore), so connected editors see it like any
+document back into the version (documents.richtext.change), so connected editors see it like any
 edit, undo history and later versions stay, and edits made meanwhile merge.
 
 Automatic versions: background work of each server process (`take_automatic_versions`, started
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from documents.db import in_db_thread
 from documents.models import Document, DocumentVersion
-from documents.richtext import prosemirror
+from documents.richtext import formats
 from documents.server import live_rooms
 from documents.server.runtime import current_registry
 from documents.storage import load_document_state
@@ -36,7 +36,7 @@ PREVIEW_CHARS = 200
 
 
 def preview_of(state: bytes | None) -> str:
-    text = prosemirror.render(state, "text")
+    text = formats.render(state, "text")
     text = " ".join(line for line in text.splitlines() if line.strip())
     return text[:PREVIEW_CHARS]
 
@@ -94,7 +94,7 @@ def _make_room(document_id) -> bool:
 
 def restore_version(version: DocumentVersion) -> bool:
     """Make the live document equal to `version` for everyone; False if it already was."""
-    return live_rooms.restore_state(str(version.document_id), bytes(version.state))
+    return live_rooms.replace_content(str(version.document_id), bytes(version.state))
 
 
 # -- automatic versions ---------------------------------------------------------------------------

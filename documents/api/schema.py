@@ -21,7 +21,9 @@ ERROR_DESCRIPTIONS = {
     "404": "no such document, version, member or page",
     "429": "too many requests: throttled (Retry-After says when to try again)",
 }
-# Only the updates endpoint takes a body that can be too large or fill the write-behind buffer.
+# Only the endpoints that write a document's content take a body that can be too large or fill
+# the write-behind buffer: (path suffix, method).
+CONTENT_WRITES = {("/updates", "post"), ("/content", "put")}
 UPDATE_ERROR_DESCRIPTIONS = {
     "413": "larger than COLLAB_MAX_MESSAGE_BYTES (refused before it is read), or the document "
     "would grow past COLLAB_MAX_DOCUMENT_BYTES",
@@ -33,9 +35,12 @@ def add_error_responses(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path, operations in result.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             descriptions = dict(ERROR_DESCRIPTIONS)
-            if path.endswith("/updates"):
+            if any(
+                path.rstrip("/").endswith(suffix) and method == verb
+                for suffix, verb in CONTENT_WRITES
+            ):
                 descriptions.update(UPDATE_ERROR_DESCRIPTIONS)
             for code, description in descriptions.items():
                 operation.setdefault("responses", {}).setdefault(

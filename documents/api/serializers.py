@@ -86,3 +86,14 @@ class MintedTokenSerializer(serializers.Serializer):
     role = serializers.CharField()
     expires_at = serializers.DateTimeField()
     label = serializers.CharField()
+
+
+class ChangeSerializer(serializers.Serializer):
+    op = serializers.ChoiceField(choices=["equal", "insert", "delete"])
+    text = serializers.CharField()
+
+
+class DiffSerializer(serializers.Serializer):
+    """A word-level diff (documents.richtext.diff), for the schema."""
+
+    changes = ChangeSerializer(many=True)

@@ -1,9 +1,11 @@
-"""The HTTP API (SPEC.md): documents, their content, state and updates, and members."""
+"""The HTTP API (SPEC.md): documents, their content (read and written), state and updates, and
+members."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,7 +26,9 @@ from documents.api.negotiation import FirstRenderer
 from documents.api.permissions import NEEDED_ROLE, require_role
 from documents.api.serializers import DocumentSerializer, MemberSerializer
 from documents.models import Document, Membership, Role
-from documents.richtext import prosemirror
+from documents.richtext import formats
+from documents.richtext.schema import ContentError
+from documents.richtext.ydoc import state_of
 from documents.server import live_rooms
 from documents.sync.protocol import ProtocolError
 from documents.sync.room import DocumentTooLarge, Overloaded
@@ -38,6 +42,12 @@ class OctetStreamParser(parsers.BaseParser):
         return stream.read()
 
 
+class RawBodyParser(OctetStreamParser):
+    """The body as bytes whatever its type: `PUT .../content` reads it by `?format=`."""
+
+    media_type = "*/*"
+
+
 def document_or_404(pk) -> Document:
     """The document `pk` names; 404 for unknown ids and for strings that are not UUIDs."""
     try:
@@ -46,17 +56,19 @@ def document_or_404(pk) -> Document:
         raise Http404("no such document") from None
 
 
-CONTENT_TYPES = {
-    "text": "text/plain; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "json": "application/json",
-}
-
-
 def readable_documents(user):
     if user.is_staff:
         return Document.objects.all()
     return Document.objects.filter(Q(owner=user) | Q(memberships__user=user)).distinct()
+
+
+FORMAT_PARAMETER = OpenApiParameter("format", str, enum=list(formats.FORMATS), default="json")
+CONTENT_RESPONSES = {
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "text/html"): OpenApiTypes.STR,
+    (200, "text/plain"): OpenApiTypes.STR,
+    (200, "text/markdown"): OpenApiTypes.STR,
+}
 
 
 def _declared_length(request) -> int:
@@ -127,44 +139,99 @@ class DocumentViewSet(
         except InvalidUpdate as exc:
             raise ParseError(f"undecodable update: {exc}") from None
         quotas.check_stored_bytes(document.owner, len(body))
-        try:
+        with live_write_errors():
             live_rooms.apply_update(str(document.pk), body)
-        except Overloaded:
-            raise TryAgainLater() from None
-        except DocumentTooLarge:
-            raise PayloadTooLarge(
-                f"the document would grow past {settings.COLLAB_MAX_DOCUMENT_BYTES} bytes"
-            ) from None
-        except ProtocolError as exc:
-            raise ParseError(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(CONTENT_TYPES), default="json")],
-        responses={
-            (200, "application/json"): OpenApiTypes.OBJECT,
-            (200, "text/html"): OpenApiTypes.STR,
-            (200, "text/plain"): OpenApiTypes.STR,
-        },
-        description="The rich text (root `default`, as Tiptap writes it) as plain text (one line "
-        "per block), HTML, or ProseMirror JSON.",
+        parameters=[FORMAT_PARAMETER],
+        responses=CONTENT_RESPONSES,
+        description="The rich text (root `default`, as Tiptap writes it) as ProseMirror JSON, "
+        "HTML, plain text (one line per block) or Markdown (CommonMark).",
     )
     @action(
         detail=True,
         methods=["get"],
         renderer_classes=[JSONRenderer],
         content_negotiation_class=FirstRenderer,
+        parser_classes=[RawBodyParser],
+        http_method_names=["get", "put", "head", "options"],
     )
     def content(self, request, pk=None):
         document = document_or_404(pk)
         require_role(request, document, Role.VIEWER)
+        return content_response(live_rooms.document_state(str(document.pk)), request)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(formats.INPUT_FORMATS), default="json")
+        ],
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "text/html": OpenApiTypes.STR,
+            "text/markdown": OpenApiTypes.STR,
+        },
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        description="Editor+: the body (ProseMirror JSON, HTML or Markdown) becomes the live "
+        "content for every connected editor, as one new change: blocks that did not change keep "
+        "their identity. Answers the stored content as ProseMirror JSON.",
+    )
+    @content.mapping.put
+    def write_content(self, request, pk=None):
+        document = document_or_404(pk)
+        require_role(request, document, Role.EDITOR)
         fmt = request.query_params.get("format", "json")
-        if fmt not in CONTENT_TYPES:
-            raise ValidationError({"format": [f"use one of {', '.join(CONTENT_TYPES)}"]})
-        body = prosemirror.render(live_rooms.document_state(str(document.pk)), fmt)
-        if fmt == "json":
-            body = json.dumps(body, ensure_ascii=False)
-        return HttpResponse(body, content_type=CONTENT_TYPES[fmt])
+        if fmt not in formats.INPUT_FORMATS:
+            raise ValidationError({"format": [f"use one of {', '.join(formats.INPUT_FORMATS)}"]})
+        body = _bounded_body(request)
+        try:
+            target = state_of(formats.read(body, fmt))
+        except ContentError as exc:
+            raise ParseError(str(exc)) from None
+        quotas.check_stored_bytes(document.owner, len(target))
+        with live_write_errors():
+            live_rooms.replace_content(str(document.pk), target)
+        stored = formats.render(live_rooms.document_state(str(document.pk)), "json")
+        return HttpResponse(json.dumps(stored, ensure_ascii=False), content_type="application/json")
+
+
+def content_response(state: bytes, request) -> HttpResponse:
+    """A document's (or a version's) rich text in the format `?format=` asks for."""
+    fmt = request.query_params.get("format", "json")
+    if fmt not in formats.FORMATS:
+        raise ValidationError({"format": [f"use one of {', '.join(formats.FORMATS)}"]})
+    body = formats.render(state, fmt)
+    if fmt == "json":
+        body = json.dumps(body, ensure_ascii=False)
+    return HttpResponse(body, content_type=formats.MEDIA_TYPES[fmt])
+
+
+def _bounded_body(request) -> bytes:
+    """The request body, refused (413) past COLLAB_MAX_MESSAGE_BYTES as every body is."""
+    limit = settings.COLLAB_MAX_MESSAGE_BYTES
+    if _declared_length(request) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    body = request.data
+    if not isinstance(body, bytes):
+        body = b""
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return body
+
+
+@contextmanager
+def live_write_errors():
+    """What applying a change to a live document can refuse, as the API answers it."""
+    try:
+        yield
+    except Overloaded:
+        raise TryAgainLater() from None
+    except DocumentTooLarge:
+        raise PayloadTooLarge(
+            f"the document would grow past {settings.COLLAB_MAX_DOCUMENT_BYTES} bytes"
+        ) from None
+    except ProtocolError as exc:
+        raise ParseError(str(exc)) from None
 
 
 class MemberViewSet(viewsets.ViewSet):

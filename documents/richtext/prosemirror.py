@@ -4,8 +4,9 @@ Tiptap (through y-prosemirror) keeps its document in the XmlFragment `default`: 
 per node, named after the node type, with the node's non-null attributes; text lives in XmlText
 children whose formatting attributes are the marks (`{"bold": {}}`, `{"link": {"href": ...}}`;
 a mark that may overlap itself is stored as `name--hash`). We read that tree into ProseMirror
-JSON first, then render HTML and text from the JSON, so the three formats always agree. Nodes
-and marks we do not know are kept (as a `div`/`span` with `data-type`), never dropped.
+JSON first, then render HTML and text from the JSON (and Markdown, documents.richtext.
+markdown_out), so the formats always agree. Nodes and marks we do not know are kept (as a
+`div`/`span` with `data-type`), never dropped.
 
 Pure pycrdt: usable from the API, the admin and the engine's tests alike.
 """
@@ -17,8 +18,9 @@ from typing import Any
 
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
+from documents.richtext.schema import MARK_ORDER, append_text, is_safe_href
+
 ROOT = "default"
-FORMATS = ("text", "html", "json")
 
 # Nodes that hold other blocks; their own text is that of their children.
 CONTAINERS = {
@@ -58,14 +60,6 @@ MARK_TAGS = {
     "superscript": "sup",
     "highlight": "mark",
 }
-# Outermost first, as Tiptap's schema ranks its marks.
-MARK_ORDER = {
-    name: rank
-    for rank, name in enumerate(
-        ["link", "bold", "italic", "underline", "strike", "code", "subscript", "superscript"]
-    )
-}
-SAFE_LINK_SCHEMES = ("http:", "https:", "mailto:", "tel:", "/", "#")
 
 
 def fragment_of(state: bytes | None) -> XmlFragment:
@@ -74,18 +68,6 @@ def fragment_of(state: bytes | None) -> XmlFragment:
     if state:
         doc.apply_update(state)
     return doc.get(ROOT, type=XmlFragment)
-
-
-def render(state: bytes | None, fmt: str) -> str | dict:
-    """The document in format `fmt` (one of FORMATS)."""
-    doc_json = to_prosemirror(fragment_of(state))
-    if fmt == "json":
-        return doc_json
-    if fmt == "html":
-        return to_html(doc_json)
-    if fmt == "text":
-        return to_text(doc_json)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 # -- Y tree -> ProseMirror JSON ------------------------------------------------------------------
@@ -107,7 +89,7 @@ def node_json(node: XmlElement | XmlText, depth: int = 0) -> list[dict]:
         if depth >= MAX_DEPTH:
             return [_flattened(node)]
         out: dict[str, Any] = {"type": node.tag or "unknown"}
-        attrs = {key: _plain(value) for key, value in node.attributes if value is not None}
+        attrs = {key: plain(value) for key, value in node.attributes if value is not None}
         if attrs:
             out["attrs"] = attrs
         content = _children_json(node, depth + 1)
@@ -118,7 +100,16 @@ def node_json(node: XmlElement | XmlText, depth: int = 0) -> list[dict]:
 
 
 def _children_json(parent: XmlFragment | XmlElement, depth: int) -> list[dict]:
-    return [item for child in parent.children for item in node_json(child, depth)]
+    """The children's nodes; neighbouring text with equal marks is one text node, as in
+    ProseMirror (Yrs splits a run where a mark was once removed)."""
+    nodes: list[dict] = []
+    for child in parent.children:
+        for item in node_json(child, depth):
+            if item.get("type") == "text":
+                append_text(nodes, item["text"], item.get("marks", []))
+            else:
+                nodes.append(item)
+    return nodes
 
 
 def _flattened(node: XmlElement) -> dict:
@@ -153,7 +144,7 @@ def _text_json(text: XmlText, depth: int) -> list[dict]:
             nodes.extend(node_json(insert, depth + 1))
             continue
         else:
-            node = {"type": "embed", "attrs": {"value": _plain(insert)}}
+            node = {"type": "embed", "attrs": {"value": plain(insert)}}
         marks = _marks(attributes or {})
         if marks:
             node["marks"] = marks
@@ -168,7 +159,7 @@ def _marks(attributes: dict) -> list[dict]:
             continue
         mark: dict[str, Any] = {"type": key.split("--", 1)[0]}
         if isinstance(value, dict):
-            attrs = {k: _plain(v) for k, v in value.items() if v is not None}
+            attrs = {k: plain(v) for k, v in value.items() if v is not None}
             if attrs:
                 mark["attrs"] = attrs
         marks.append(mark)
@@ -176,14 +167,14 @@ def _marks(attributes: dict) -> list[dict]:
     return sorted(marks, key=lambda m: (MARK_ORDER.get(m["type"], len(MARK_ORDER)), m["type"]))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly values; Yjs numbers come back as floats (a heading level of 2.0)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
@@ -226,12 +217,13 @@ def to_html(doc_json: dict) -> str:
     return "".join(_node_html(child) for child in doc_json.get("content", []))
 
 
-def _node_html(node: dict) -> str:
+def _node_html(node: dict, in_code: bool = False) -> str:
     kind = node.get("type", "")
     attrs = node.get("attrs", {})
-    inner = "".join(_node_html(child) for child in node.get("content", []))
+    in_code = in_code or kind == "codeBlock"
+    inner = "".join(_node_html(child, in_code) for child in node.get("content", []))
     if kind == "text":
-        return _text_html(node)
+        return _text_html(node, in_code)
     if kind == "heading":
         level = attrs.get("level", 1)
         level = level if isinstance(level, int) and 1 <= level <= 6 else 1
@@ -256,8 +248,13 @@ def _node_html(node: dict) -> str:
     return f'<div data-type="{escape(kind)}">{inner}</div>'
 
 
-def _text_html(node: dict) -> str:
-    html = escape(node.get("text", ""), quote=False)
+def _text_html(node: dict, in_code: bool) -> str:
+    """Escaped text. A line break (or a form feed) outside code is written as a character
+    reference: HTML readers, ours included (documents.richtext.html_in), collapse the literal
+    ones as indentation."""
+    html = escape(node.get("text", ""), quote=False).replace("\r", "&#13;")
+    if not in_code:
+        html = html.replace("\n", "&#10;").replace("\f", "&#12;")
     for mark in reversed(node.get("marks", [])):
         kind = mark.get("type", "")
         if kind == "link":
@@ -272,6 +269,6 @@ def _text_html(node: dict) -> str:
 
 
 def _safe_url(url: str) -> str:
-    """No `javascript:` links in HTML we serve."""
-    stripped = str(url).strip()
-    return stripped if stripped.lower().startswith(SAFE_LINK_SCHEMES) else "#"
+    """No `javascript:` links in HTML we serve: a relative address or a scheme links may use
+    (documents.richtext.schema.is_safe_href), else `#`."""
+    return str(url) if is_safe_href(str(url)) else "#"

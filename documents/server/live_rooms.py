@@ -1,4 +1,5 @@
-"""What HTTP views and the admin do to live rooms: apply an update, read live state, revoke.
+"""What HTTP views and the admin do to live rooms: apply an update, replace the content, read
+live state, revoke.
 
 Views run in a worker thread; rooms live on the server's event loop. These helpers hop onto that
 loop, and fall back to storage alone when this process serves no rooms.
@@ -72,26 +73,29 @@ def _publish_from_outside(room: str, kind: str, payload: bytes) -> None:
         async_to_sync(publish_from_outside)(room, kind, payload)
 
 
-def restore_state(document_id: str, version_state: bytes) -> bool:
-    """Make the live document equal to `version_state` as a new change; False if it already was.
+def replace_content(document_id: str, target_state: bytes) -> bool:
+    """Make the live document's rich text equal to `target_state`'s as one new change
+    (documents.richtext.change); False if it already was. Restoring a version and
+    `PUT .../content` both write this way.
 
     The change is computed and applied on the server loop without a pause in between, so edits
     arriving meanwhile are either already in the state it starts from, or merge after it.
     """
-    from documents.richtext.restore import restore_update
+    from documents.richtext.change import change_to
 
-    async def restore():
+    async def replace():
         registry = get_registry()
         room = await registry.open(document_id)
-        change = restore_update(room.doc.get_update(), version_state)
+        change = change_to(room.doc.get_update(), target_state)
         if change is not None:
             await registry.apply_external_update(document_id, change)
         return change is not None
 
-    ran, changed = run_on_server_loop(restore)
+    ran, changed = run_on_server_loop(replace)
     if ran:
         return changed
-    change = restore_update(load_document_state(document_id), version_state)
+    change = change_to(load_document_state(document_id), target_state)
     if change is not None:
         append_updates({document_id: [change]})
+        _publish_from_outside(document_id, KIND_UPDATE, change)
     return change is not None

@@ -20,7 +20,7 @@ from documents.models import (
     LiveConnection,
     Membership,
 )
-from documents.richtext.prosemirror import render
+from documents.richtext.formats import render
 from documents.storage import append_updates, load_document_state
 from documents.versions import save_version
 from tests.support.embedding import JWT_SECRET, signed_jwt

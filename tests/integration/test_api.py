@@ -63,6 +63,9 @@ def endpoint(document, version):
         "versions": ("get", f"{base}/versions/", None),
         "take version": ("post", f"{base}/versions/", {"name": "before the launch"}),
         "restore": ("post", f"{base}/versions/{version.id}/restore/", None),
+        "write content": ("put", f"{base}/content", {"type": "doc", "content": []}),
+        "version content": ("get", f"{base}/versions/{version.id}/content?format=html", None),
+        "version diff": ("get", f"{base}/versions/{version.id}/diff?against=current", None),
     }
 
 
@@ -82,6 +85,9 @@ MATRIX = {
     "versions": (200, 200, 200, 403, 401, 200),
     "take version": (201, 201, 403, 403, 401, 201),
     "restore": (200, 200, 403, 403, 401, 200),
+    "write content": (200, 200, 403, 403, 401, 200),
+    "version content": (200, 200, 200, 403, 401, 200),
+    "version diff": (200, 200, 200, 403, 401, 200),
 }
 CASES = [
     pytest.param(name, role, codes[i], id=f"{name}-{role}")

@@ -50,6 +50,7 @@ class YClient:
         self.ws = None
         self._task: asyncio.Task | None = None
         self._applying_remote = False
+        self._held: list[bytes] | None = None
         self._subscription = self.doc.observe(self._on_local_change)
 
     async def connect(self) -> YClient:
@@ -103,7 +104,20 @@ class YClient:
     def _on_local_change(self, event) -> None:
         if not self._applying_remote and self.ws is not None:
             frame = protocol.encode_update(event.update)
-            asyncio.get_running_loop().create_task(self._send(frame))
+            if self._held is not None:
+                self._held.append(frame)
+            else:
+                asyncio.get_running_loop().create_task(self._send(frame))
+
+    def hold_updates(self) -> None:
+        """From now on local changes stay on this machine, as on a slow network, until
+        `release_updates`; what the server sends still arrives."""
+        self._held = []
+
+    async def release_updates(self) -> None:
+        held, self._held = self._held or [], None
+        for frame in held:
+            await self._send(frame)
 
     async def _send(self, frame: bytes) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
