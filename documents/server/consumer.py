@@ -46,8 +46,8 @@ class DocumentConsumer:
     room = None
     client: SocketClient | None = None
     document_id: str | None = None
-    awareness_throttle: NewestOnly
-    sync_throttle: NewestOnly
+    awareness_throttle: NewestOnly | None = None
+    sync_throttle: NewestOnly | None = None
     _expiry: asyncio.TimerHandle | None = None
 
     def __init__(self, scope, send) -> None:
@@ -183,6 +183,8 @@ class DocumentConsumer:
             log.info("closing %s on %s: %s", self.client_address, self.document_id, exc)
             self.client.close(CloseCode.MALFORMED)
             return
+        if self.sync_throttle is None:
+            return  # the socket left while its frame was parsed
         if not isinstance(message, SyncStep1) or self.sync_throttle.admit(message):
             self._hand_to_room(message)
 
@@ -212,6 +214,9 @@ class DocumentConsumer:
             self.client.stop()
             self.room = None
             await live_connections.left(self)
+        # The throttles call back into this endpoint: without them it and its client are freed
+        # by reference counting now, not at the next full collection (test_connection_memory).
+        self.awareness_throttle = self.sync_throttle = None
 
 
 _tasks: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
