@@ -12,6 +12,7 @@ from pycrdt import XmlFragment
 from documents.storage import append_updates
 from tests.support.api import api
 from tests.support.tiptap import paragraphs_document
+from tests.support.waiting import eventually
 from tests.support.yclient import YClient, synced_client
 
 PACE = 0.003  # seconds between two words of one typist: a fast typist, many words per PUT
@@ -101,7 +102,11 @@ async def test_a_put_racing_typists_loses_none_of_their_edits(
     during_put = [len(t.typed) for t in typists]
     for client in (alice, bob):
         await client.release_updates()
-    await asyncio.sleep(PACE * 50)  # they keep typing, now live
+    await eventually(  # they keep typing, now live
+        lambda: all(len(t.typed) >= n + 50 for t, n in zip(typists, during_put, strict=True)),
+        timeout=30,
+        what="50 more words each, typed live",
+    )
     done.set()
     await asyncio.gather(*typing)
 
